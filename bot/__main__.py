@@ -1,0 +1,48 @@
+"""`python -m bot`: run Priemnaya with settings from the environment or `.env`."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+
+from pydantic import ValidationError
+
+
+def main() -> int:
+    """Validate settings, then run; a bad setting is one clear line, not a traceback."""
+    from bot.settings import Settings, describe_error
+
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        print(f"Configuration error: {describe_error(exc)}", file=sys.stderr)
+        print("See .env.example and README.md for every setting.", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    # aiogram logs every update at INFO with ids only; keep it, it carries no personal data.
+    from aiogram.exceptions import TelegramUnauthorizedError
+
+    from bot.app import install_signal_handlers, run
+
+    async def main_async() -> None:
+        stop = asyncio.Event()
+        install_signal_handlers(stop)
+        await run(settings, stop)
+
+    try:
+        asyncio.run(main_async())
+    except TelegramUnauthorizedError:
+        print("Configuration error: TELEGRAM_TOKEN was rejected by the Telegram API.", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"Start-up failed: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

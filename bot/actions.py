@@ -1,0 +1,63 @@
+"""Button actions: short codes the bot itself puts on buttons, parsed strictly because any client can forge them."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from bot.models import Piece
+
+NEW = "r.new"
+MY = "r.my"
+SEND = "r.send"
+CANCEL = "r.cancel"
+NO_PHOTO = "r.nophoto"
+_MAX_ID = 10**9
+
+
+def category(category_id: int) -> str:
+    """The action of choosing a category."""
+    return f"r.cat.{category_id}"
+
+
+def edit(piece: Piece) -> str:
+    """The action of changing one piece of the draft."""
+    return f"r.edit.{piece.value}"
+
+
+def staff(verb: str, number: int) -> str:
+    """A staff action on report or pending resolution `number`."""
+    return f"s.{verb}.{number}"
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """A parsed button press."""
+
+    name: str
+    arg: int | None = None
+    piece: Piece | None = None
+
+
+_RESIDENT = re.compile(r"r\.(new|my|send|cancel|nophoto|cat\.(\d{1,9})|edit\.(category|description|location|photos))")
+_STAFF = re.compile(r"s\.(take|resolve|reject|history|rnp|rnc)\.(\d{1,9})")
+
+
+def parse_resident(data: str | None) -> Action | None:
+    """A resident's button press, or None if the data is not one of ours."""
+    match = _RESIDENT.fullmatch(data or "")
+    if match is None:
+        return None
+    if match.group(2) is not None:
+        return Action("cat", int(match.group(2)))
+    if match.group(3) is not None:
+        return Action("edit", piece=Piece(match.group(3)))
+    return Action(match.group(1))
+
+
+def parse_staff(data: str | None) -> Action | None:
+    """An official's button press, or None if the data is not one of ours."""
+    match = _STAFF.fullmatch(data or "")
+    if match is None or int(match.group(2)) >= _MAX_ID:
+        return None
+    return Action(match.group(1), int(match.group(2)))

@@ -1,0 +1,25 @@
+"""What the core needs to know of the deployment, passed in rather than read from globals."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    """The current time in UTC."""
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class CoreConfig:
+    """Deployment facts the core uses: where staff work, in which language and time zone."""
+
+    staff_chat_id: int
+    staff_language: str
+    tz: ZoneInfo
+    admin_ids: frozenset[int]

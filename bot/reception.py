@@ -1,0 +1,60 @@
+"""The core assembled: dialog, staff desk and category admin over one storage, one set of catalogs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from bot.admin import CategoryAdmin
+from bot.config import Clock, CoreConfig, utc_now
+from bot.dialog import ResidentDialog
+from bot.i18n import Locales
+from bot.photos import PhotoArchive
+from bot.staff import StaffDesk
+from storage.base import Storage
+
+
+@dataclass
+class Reception:
+    """Everything the messenger adapters talk to; built once and passed into the dispatchers."""
+
+    storage: Storage
+    locales: Locales
+    archive: PhotoArchive
+    config: CoreConfig
+    dialog: ResidentDialog
+    staff: StaffDesk
+    admin: CategoryAdmin
+    _listeners: list[Callable[[], None]] = field(default_factory=list)
+
+    @classmethod
+    def build(
+        cls,
+        storage: Storage,
+        locales: Locales,
+        archive: PhotoArchive,
+        config: CoreConfig,
+        default_answer_hours: int,
+        clock: Clock = utc_now,
+    ) -> Reception:
+        """Wire the services together; `on_enqueue` listeners are told when something was queued."""
+        listeners: list[Callable[[], None]] = []
+
+        def notify() -> None:
+            for listener in listeners:
+                listener()
+
+        return cls(
+            storage=storage,
+            locales=locales,
+            archive=archive,
+            config=config,
+            dialog=ResidentDialog(storage, locales, config, clock, notify),
+            staff=StaffDesk(storage, locales, config, clock, notify),
+            admin=CategoryAdmin(storage, config, default_answer_hours),
+            _listeners=listeners,
+        )
+
+    def on_enqueue(self, listener: Callable[[], None]) -> None:
+        """Call `listener` whenever the core queues messages (the delivery worker wakes up)."""
+        self._listeners.append(listener)

@@ -1,0 +1,98 @@
+"""Configuration from the environment or `.env`, validated once at start-up."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+TELEGRAM_API_DEFAULT = "https://api.telegram.org"
+
+
+class Settings(BaseSettings):
+    """Every setting of the bot; see `.env.example` and the README for what each means."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    telegram_token: str | None = None
+    telegram_api_url: str = TELEGRAM_API_DEFAULT
+    staff_chat_id: int | None = None
+    admin_ids: Annotated[frozenset[int], NoDecode] = frozenset()
+    data_dir: Path = Path("./data")
+    staff_language: str = "ru"
+    timezone: str = "Europe/Moscow"
+    default_answer_hours: int = Field(default=24, ge=1, le=24 * 60)
+    album_wait_seconds: float = Field(default=0.8, gt=0, le=10)
+    log_level: str = "INFO"
+
+    @field_validator("admin_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: Any) -> Any:
+        # One line in .env: "ADMIN_IDS=123,456"; pydantic would want JSON otherwise.
+        if isinstance(value, str):
+            parts = [p for p in value.replace(";", ",").replace(" ", ",").split(",") if p]
+            return frozenset(int(p) for p in parts)
+        if isinstance(value, int):
+            return frozenset({value})
+        return value
+
+    @field_validator("telegram_api_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @field_validator("staff_language")
+    @classmethod
+    def _known_language(cls, value: str) -> str:
+        if value not in ("ru", "en"):
+            raise ValueError("must be ru or en")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError("unknown time zone") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _telegram_complete(self) -> Settings:
+        if self.telegram_token is None:
+            raise ValueError("TELEGRAM_TOKEN is required: the staff chat lives in Telegram")
+        if ":" not in self.telegram_token:
+            raise ValueError("TELEGRAM_TOKEN looks wrong: expected the form 123456:ABC... from @BotFather")
+        if self.staff_chat_id is None:
+            raise ValueError("STAFF_CHAT_ID is required: the Telegram group where officials work")
+        return self
+
+    @property
+    def database_path(self) -> Path:
+        """The SQLite file of the embedded default storage."""
+        return self.data_dir / "priemnaya.sqlite3"
+
+    @property
+    def photos_dir(self) -> Path:
+        """Where archived photos live, addressed by their SHA-256."""
+        return self.data_dir / "photos"
+
+
+def describe_error(exc: Exception) -> str:
+    """Turn a settings validation error into one line per setting, naming the variable."""
+    from pydantic import ValidationError
+
+    if not isinstance(exc, ValidationError):
+        return str(exc)
+    lines = []
+    for err in exc.errors():
+        loc = "_".join(str(p) for p in err["loc"]).upper()
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        lines.append(f"{loc}: {msg}" if loc else msg)
+    return "; ".join(lines)

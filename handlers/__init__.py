@@ -1,0 +1,1 @@
+"""Messenger adapters: they translate updates into the core and the core's replies into messages."""

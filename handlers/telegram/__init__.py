@@ -1,0 +1,23 @@
+"""The Telegram adapter: one router per chat kind, joined here."""
+
+from __future__ import annotations
+
+from aiogram import Dispatcher
+
+from bot.reception import Reception
+from handlers.telegram import admin, elsewhere, resident, staff
+from handlers.telegram.albums import AlbumMiddleware
+
+
+def build_dispatcher(reception: Reception, album_wait_seconds: float) -> Dispatcher:
+    """A dispatcher with the core passed in as `reception` for every handler."""
+    dp = Dispatcher(reception=reception)
+    dp.message.outer_middleware(AlbumMiddleware(album_wait_seconds))
+    staff_chat_id = reception.config.staff_chat_id
+    dp.include_routers(
+        admin.build_router(staff_chat_id),
+        staff.build_router(staff_chat_id),
+        resident.build_router(),
+        elsewhere.build_router(),
+    )
+    return dp

@@ -1,0 +1,33 @@
+"""Administrators' category commands, in the staff chat or in private."""
+
+from __future__ import annotations
+
+from aiogram import Bot, F, Router
+from aiogram.enums import ChatType
+from aiogram.filters import Command, CommandObject
+from aiogram.types import Message
+
+from bot.admin import COMMANDS
+from bot.i18n import pick_language
+from bot.reception import Reception
+from handlers.telegram.keyboards import send_replies
+
+
+def build_router(staff_chat_id: int) -> Router:
+    """Admin commands are heard in private chats and in the staff chat only."""
+    router = Router(name="admin")
+    router.message.filter((F.chat.type == ChatType.PRIVATE) | (F.chat.id == staff_chat_id), F.from_user)
+
+    @router.message(Command(*COMMANDS))
+    async def on_admin(message: Message, command: CommandObject, bot: Bot, reception: Reception) -> None:
+        """Run a category command for an administrator; everyone else is refused."""
+        assert message.from_user is not None
+        if message.chat.type == ChatType.PRIVATE:
+            language = pick_language(message.from_user.language_code)
+        else:
+            language = reception.config.staff_language
+        _ = reception.locales.get(language)
+        reply = await reception.admin.handle(message.from_user.id, command.command.lower(), command.args, _)
+        await send_replies(bot, message.chat.id, [reply], reply_to=message.message_id)
+
+    return router

@@ -1,0 +1,31 @@
+"""Anything outside the private chats and the staff chat: a polite word for commands, silence otherwise."""
+
+from __future__ import annotations
+
+from aiogram import Bot, F, Router
+from aiogram.types import CallbackQuery, Message
+
+from bot.models import Reply
+from bot.reception import Reception
+from handlers.telegram.keyboards import answer_press, send_replies
+
+
+async def on_command_elsewhere(message: Message, bot: Bot, reception: Reception) -> None:
+    """Commands in a chat where the bot does not work."""
+    _ = reception.locales.get(reception.config.staff_language)
+    text = _("I work in a private chat with residents and in the staff chat of officials only.")
+    await send_replies(bot, message.chat.id, [Reply(text)], reply_to=message.message_id)
+
+
+async def on_stray_press(callback: CallbackQuery, bot: Bot, reception: Reception) -> None:
+    """A press no router took: a forged or stale button."""
+    _ = reception.locales.get(reception.config.staff_language)
+    await answer_press(callback, bot, callback.from_user.id, [Reply(_("This button is no longer valid."), alert=True)])
+
+
+def build_router() -> Router:
+    """The elsewhere router, new for every dispatcher."""
+    router = Router(name="elsewhere")
+    router.message.register(on_command_elsewhere, F.text.startswith("/"))
+    router.callback_query.register(on_stray_press)
+    return router

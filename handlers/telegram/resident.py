@@ -1,0 +1,116 @@
+"""Residents in a private chat with the bot: updates become dialog inputs, replies become messages."""
+
+from __future__ import annotations
+
+import logging
+
+from aiogram import Bot, F, Router
+from aiogram.enums import ChatType
+from aiogram.exceptions import TelegramAPIError
+from aiogram.filters import Command, CommandStart
+from aiogram.types import CallbackQuery, Message
+
+from bot import dialog
+from bot.reception import Reception
+from handlers.telegram.files import PhotoTooLarge, archive_photos
+from handlers.telegram.keyboards import answer_press, send_replies
+from handlers.telegram.people import resident_of
+
+log = logging.getLogger(__name__)
+
+_COMMANDS: dict[str, dialog.ResidentInput] = {
+    "new": dialog.NewReport(),
+    "my": dialog.MyReports(),
+    "cancel": dialog.Cancel(),
+    "help": dialog.Help(),
+}
+
+
+async def _run(message: Message, bot: Bot, reception: Reception, event: dialog.ResidentInput) -> None:
+    assert message.from_user is not None
+    replies = await reception.dialog.handle(resident_of(message.from_user), event)
+    await send_replies(bot, message.chat.id, replies)
+
+
+async def on_start(message: Message, bot: Bot, reception: Reception) -> None:
+    """/start: greeting, what we keep, the menu."""
+    await _run(message, bot, reception, dialog.Start())
+
+
+async def on_command(message: Message, bot: Bot, reception: Reception) -> None:
+    """/new, /my, /cancel, /help."""
+    command = (message.text or "").split()[0].lstrip("/").split("@")[0].lower()
+    await _run(message, bot, reception, _COMMANDS[command])
+
+
+async def on_photo(message: Message, bot: Bot, reception: Reception, album: list[Message] | None = None) -> None:
+    """A photo or an album (one step), with the caption as the description."""
+    try:
+        digests = await archive_photos(bot, reception.archive, album or [message])
+    except PhotoTooLarge:
+        event: dialog.ResidentInput = dialog.Failed()
+    except TelegramAPIError as exc:
+        log.warning("photo download failed: %s", type(exc).__name__)
+        event = dialog.Failed()
+    else:
+        event = dialog.Photos(digests, message.caption)
+    await _run(message, bot, reception, event)
+
+
+async def on_venue(message: Message, bot: Bot, reception: Reception) -> None:
+    """A venue: a point with its address."""
+    assert message.venue is not None
+    venue = message.venue
+    address = ", ".join(p for p in (venue.title, venue.address) if p)
+    await _run(message, bot, reception, dialog.Place(venue.location.latitude, venue.location.longitude, address))
+
+
+async def on_location(message: Message, bot: Bot, reception: Reception) -> None:
+    """A location pin."""
+    assert message.location is not None
+    await _run(message, bot, reception, dialog.Place(message.location.latitude, message.location.longitude))
+
+
+async def on_unknown_command(message: Message, bot: Bot, reception: Reception) -> None:
+    """A command we do not know (admin commands are routed before this router)."""
+    await _run(message, bot, reception, dialog.UnknownCommand())
+
+
+async def on_text(message: Message, bot: Bot, reception: Reception) -> None:
+    """Text: the description or the address, whichever the dialog needs."""
+    await _run(message, bot, reception, dialog.Text(message.text or ""))
+
+
+async def on_other(message: Message, bot: Bot, reception: Reception) -> None:
+    """Stickers, voice, video, documents, contacts, polls and the rest."""
+    await _run(message, bot, reception, dialog.Unsupported())
+
+
+async def on_edited(message: Message, bot: Bot, reception: Reception) -> None:
+    """Edits do not change a report."""
+    await _run(message, bot, reception, dialog.Edited())
+
+
+async def on_press(callback: CallbackQuery, bot: Bot, reception: Reception) -> None:
+    """A button press in the private chat; its data is checked by the core."""
+    replies = await reception.dialog.handle(resident_of(callback.from_user), dialog.Press(callback.data))
+    await answer_press(callback, bot, callback.from_user.id, replies)
+
+
+def build_router() -> Router:
+    """The resident router, new for every dispatcher."""
+    router = Router(name="resident")
+    router.message.filter(F.chat.type == ChatType.PRIVATE, F.from_user)
+    router.edited_message.filter(F.chat.type == ChatType.PRIVATE, F.from_user)
+    router.callback_query.filter(F.message.chat.type == ChatType.PRIVATE)
+    router.message.register(on_start, CommandStart())
+    router.message.register(on_command, Command(*_COMMANDS))
+    router.message.register(on_photo, F.photo)
+    router.message.register(on_venue, F.venue)
+    router.message.register(on_location, F.location)
+    router.message.register(on_unknown_command, F.text.startswith("/"))
+    router.message.register(on_text, F.text)
+    router.message.register(on_other)
+    router.edited_message.register(on_edited)
+    router.callback_query.register(on_press)
+    return router

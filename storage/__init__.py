@@ -1,0 +1,1 @@
+"""Storage behind small interfaces: SQLite is the embedded default."""

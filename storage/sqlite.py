@@ -1,0 +1,499 @@
+"""SQLite backend: one file, one connection, every change in one transaction."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from bot.models import (
+    Button,
+    Category,
+    Draft,
+    Event,
+    EventKind,
+    Location,
+    Messenger,
+    OutboxKind,
+    OutboxMessage,
+    Report,
+    ResidentProfile,
+    ResidentRef,
+    Status,
+)
+from storage.base import Conflict, NotFound, OutboxFor
+from storage.defaults import DEFAULT_CATEGORIES
+
+SCHEMA = (Path(__file__).parent / "sqlite_schema.sql").read_text(encoding="utf-8")
+
+
+def ts(moment: datetime) -> str:
+    """A datetime as sortable UTC text."""
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def from_ts(text: str) -> datetime:
+    """Inverse of `ts`."""
+    return datetime.fromisoformat(text)
+
+
+def _buttons_to_json(buttons: tuple[tuple[Button, ...], ...]) -> list[list[list[str]]]:
+    return [[[b.label, b.action] for b in row] for row in buttons]
+
+
+def _buttons_from_json(rows: list[list[list[str]]]) -> tuple[tuple[Button, ...], ...]:
+    return tuple(tuple(Button(label, action) for label, action in row) for row in rows)
+
+
+class SqliteStorage:
+    """The embedded default storage (one bot process per database file)."""
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+        # One connection: statements of concurrent tasks must not interleave inside a transaction.
+        self._lock = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, path: Path | str, default_answer_hours: int = 24) -> SqliteStorage:
+        """Open (creating if needed) the database, apply the schema and seed default categories."""
+        if str(path) != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        conn = await aiosqlite.connect(str(path), isolation_level=None)
+        conn.row_factory = aiosqlite.Row
+        await conn.execute("PRAGMA journal_mode=WAL")
+        # FULL: a report confirmed to a resident survives a power cut, not only a killed process.
+        await conn.execute("PRAGMA synchronous=FULL")
+        await conn.execute("PRAGMA foreign_keys=ON")
+        await conn.execute("PRAGMA busy_timeout=5000")
+        await conn.executescript(SCHEMA)
+        storage = cls(conn)
+        await storage._seed(default_answer_hours)
+        return storage
+
+    async def close(self) -> None:
+        """Close the connection."""
+        await self._conn.close()
+
+    @asynccontextmanager
+    async def _tx(self) -> AsyncIterator[aiosqlite.Connection]:
+        async with self._lock:
+            await self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                await self._conn.execute("ROLLBACK")
+                raise
+            await self._conn.execute("COMMIT")
+
+    @asynccontextmanager
+    async def _read(self) -> AsyncIterator[aiosqlite.Connection]:
+        async with self._lock:
+            yield self._conn
+
+    async def _seed(self, answer_hours: int) -> None:
+        async with self._tx() as db:
+            cur = await db.execute("SELECT COUNT(*) FROM categories")
+            row = await cur.fetchone()
+            if row is not None and row[0] > 0:
+                return
+            for key, name, photo_required in DEFAULT_CATEGORIES:
+                await db.execute(
+                    "INSERT INTO categories (name, builtin_key, photo_required, answer_hours) VALUES (?,?,?,?)",
+                    (name, key, int(photo_required), answer_hours),
+                )
+
+    # Categories
+
+    @staticmethod
+    def _category(row: Any) -> Category:
+        return Category(
+            id=row["id"],
+            name=row["name"],
+            builtin_key=row["builtin_key"],
+            hidden=bool(row["hidden"]),
+            photo_required=bool(row["photo_required"]),
+            answer_hours=row["answer_hours"],
+        )
+
+    async def list_categories(self, include_hidden: bool = False) -> list[Category]:
+        """Categories in the order they were added."""
+        sql = "SELECT * FROM categories" + ("" if include_hidden else " WHERE hidden = 0") + " ORDER BY id"
+        async with self._read() as db:
+            cur = await db.execute(sql)
+            return [self._category(r) for r in await cur.fetchall()]
+
+    async def get_category(self, category_id: int) -> Category | None:
+        """One category, hidden or not."""
+        async with self._read() as db:
+            cur = await db.execute("SELECT * FROM categories WHERE id = ?", (category_id,))
+            row = await cur.fetchone()
+        return self._category(row) if row else None
+
+    async def add_category(self, name: str, answer_hours: int) -> Category:
+        """Add a visible category that requires a photo."""
+        async with self._tx() as db:
+            cur = await db.execute(
+                "INSERT INTO categories (name, answer_hours) VALUES (?, ?) RETURNING *", (name, answer_hours)
+            )
+            row = await cur.fetchone()
+        return self._category(row)
+
+    async def update_category(
+        self,
+        category_id: int,
+        *,
+        name: str | None = None,
+        hidden: bool | None = None,
+        photo_required: bool | None = None,
+        answer_hours: int | None = None,
+    ) -> Category:
+        """Change some fields of a category; renaming drops the built-in translation."""
+        sets: list[str] = []
+        args: list[Any] = []
+        if name is not None:
+            sets += ["name = ?", "builtin_key = NULL"]
+            args.append(name)
+        if hidden is not None:
+            sets.append("hidden = ?")
+            args.append(int(hidden))
+        if photo_required is not None:
+            sets.append("photo_required = ?")
+            args.append(int(photo_required))
+        if answer_hours is not None:
+            sets.append("answer_hours = ?")
+            args.append(answer_hours)
+        if not sets:
+            raise ValueError("nothing to change")
+        async with self._tx() as db:
+            cur = await db.execute(
+                f"UPDATE categories SET {', '.join(sets)} WHERE id = ? RETURNING *", (*args, category_id)
+            )
+            row = await cur.fetchone()
+        if row is None:
+            raise NotFound(category_id)
+        return self._category(row)
+
+    # Residents
+
+    async def save_resident(self, profile: ResidentProfile) -> None:
+        """Insert or update a resident's name and language."""
+        async with self._tx() as db:
+            await db.execute(
+                "INSERT INTO residents (key, display_name, language) VALUES (?,?,?) "
+                "ON CONFLICT(key) DO UPDATE SET display_name = excluded.display_name, "
+                "language = excluded.language",
+                (profile.ref.key, profile.display_name, profile.language),
+            )
+
+    async def get_resident(self, ref: ResidentRef) -> ResidentProfile | None:
+        """A resident's profile, if they ever wrote."""
+        async with self._read() as db:
+            cur = await db.execute("SELECT * FROM residents WHERE key = ?", (ref.key,))
+            row = await cur.fetchone()
+        return ResidentProfile(ref, row["display_name"], row["language"]) if row else None
+
+    # Drafts
+
+    async def get_draft(self, ref: ResidentRef) -> Draft | None:
+        """The resident's draft, if any."""
+        async with self._read() as db:
+            cur = await db.execute("SELECT body FROM drafts WHERE resident = ?", (ref.key,))
+            row = await cur.fetchone()
+        return Draft.model_validate_json(row["body"]) if row else None
+
+    async def save_draft(self, ref: ResidentRef, draft: Draft) -> None:
+        """Store the draft, replacing the previous one."""
+        async with self._tx() as db:
+            await db.execute(
+                "INSERT INTO drafts (resident, body, updated_at) VALUES (?,?,?) "
+                "ON CONFLICT(resident) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at",
+                (ref.key, draft.model_dump_json(), ts(datetime.now(UTC))),
+            )
+
+    async def delete_draft(self, ref: ResidentRef) -> bool:
+        """Drop the draft; False if there was none."""
+        async with self._tx() as db:
+            cur = await db.execute("DELETE FROM drafts WHERE resident = ?", (ref.key,))
+            return cur.rowcount > 0
+
+    # Reports
+
+    @staticmethod
+    def _report(row: Any) -> Report:
+        return Report(
+            id=row["id"],
+            resident=ResidentRef.parse(row["resident"]),
+            resident_name=row["resident_name"],
+            category_id=row["category_id"],
+            description=row["description"],
+            location=Location(latitude=row["latitude"], longitude=row["longitude"], address=row["address"]),
+            photos=tuple(json.loads(row["photos"])),
+            status=Status(row["status"]),
+            created_at=from_ts(row["created_at"]),
+            answer_due_at=from_ts(row["answer_due_at"]),
+        )
+
+    async def submit_report(
+        self,
+        profile: ResidentProfile,
+        draft: Draft,
+        created_at: datetime,
+        answer_due_at: datetime,
+        outbox_for: OutboxFor,
+    ) -> Report:
+        """Create the report with its first event, drop the draft and queue its messages, atomically."""
+        if draft.category_id is None or draft.description is None or draft.location is None:
+            raise ValueError("incomplete draft")
+        loc = draft.location
+        async with self._tx() as db:
+            cur = await db.execute(
+                "INSERT INTO reports (resident, resident_name, category_id, description, latitude, longitude,"
+                " address, photos, status, created_at, answer_due_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
+                " RETURNING *",
+                (
+                    profile.ref.key,
+                    profile.display_name,
+                    draft.category_id,
+                    draft.description,
+                    loc.latitude,
+                    loc.longitude,
+                    loc.address,
+                    json.dumps(draft.photos),
+                    Status.NEW.value,
+                    ts(created_at),
+                    ts(answer_due_at),
+                ),
+            )
+            report = self._report(await cur.fetchone())
+            await self._insert_event(db, Event(report.id, EventKind.CREATED, created_at, profile.ref.key, Status.NEW))
+            await db.execute("DELETE FROM drafts WHERE resident = ?", (profile.ref.key,))
+            await self._insert_outbox(db, outbox_for(report), created_at)
+        return report
+
+    async def get_report(self, report_id: int) -> Report | None:
+        """One report by number."""
+        async with self._read() as db:
+            cur = await db.execute("SELECT * FROM reports WHERE id = ?", (report_id,))
+            row = await cur.fetchone()
+        return self._report(row) if row else None
+
+    async def list_reports(self, ref: ResidentRef, limit: int) -> list[Report]:
+        """A resident's reports, newest first."""
+        async with self._read() as db:
+            cur = await db.execute(
+                "SELECT * FROM reports WHERE resident = ? ORDER BY id DESC LIMIT ?", (ref.key, limit)
+            )
+            return [self._report(r) for r in await cur.fetchall()]
+
+    async def history(self, report_id: int) -> list[Event]:
+        """Every event of a report, oldest first."""
+        async with self._read() as db:
+            cur = await db.execute("SELECT * FROM events WHERE report_id = ? ORDER BY id", (report_id,))
+            rows = await cur.fetchall()
+        return [
+            Event(
+                report_id=r["report_id"],
+                kind=EventKind(r["kind"]),
+                at=from_ts(r["at"]),
+                author=r["author"],
+                status_after=Status(r["status_after"]),
+                text=r["text"],
+            )
+            for r in rows
+        ]
+
+    @staticmethod
+    async def _insert_event(db: aiosqlite.Connection, event: Event) -> None:
+        await db.execute(
+            "INSERT INTO events (report_id, kind, at, author, status_after, text) VALUES (?,?,?,?,?,?)",
+            (
+                event.report_id,
+                event.kind.value,
+                ts(event.at),
+                event.author,
+                event.status_after.value,
+                event.text,
+            ),
+        )
+
+    async def record_event(self, event: Event, expected: Report, outbox: Sequence[OutboxMessage]) -> None:
+        """Apply an event if the report is still in the state the caller saw; queue its messages."""
+        async with self._tx() as db:
+            cur = await db.execute(
+                "UPDATE reports SET status = ? WHERE id = ? AND status = ?",
+                (event.status_after.value, event.report_id, expected.status.value),
+            )
+            if cur.rowcount != 1:
+                raise Conflict(event.report_id)
+            await self._insert_event(db, event)
+            await self._insert_outbox(db, outbox, event.at)
+
+    async def link_staff_messages(self, chat_id: int, message_ids: Sequence[int], report_id: int) -> None:
+        """Remember which staff-chat messages show a report, so replies to them find it."""
+        async with self._tx() as db:
+            await self._link(db, chat_id, message_ids, report_id)
+
+    @staticmethod
+    async def _link(db: aiosqlite.Connection, chat_id: int, message_ids: Sequence[int], report_id: int) -> None:
+        await db.executemany(
+            "INSERT OR IGNORE INTO staff_messages (chat_id, message_id, report_id) VALUES (?,?,?)",
+            [(chat_id, mid, report_id) for mid in message_ids],
+        )
+
+    async def report_for_staff_message(self, chat_id: int, message_id: int) -> int | None:
+        """The report a staff-chat message shows, if any."""
+        async with self._read() as db:
+            cur = await db.execute(
+                "SELECT report_id FROM staff_messages WHERE chat_id = ? AND message_id = ?",
+                (chat_id, message_id),
+            )
+            row = await cur.fetchone()
+        return int(row[0]) if row else None
+
+    async def save_pending(self, report_id: int, author: str, text: str, created_at: datetime) -> int:
+        """Keep a resolution that waits for the official to confirm it has no photo."""
+        async with self._tx() as db:
+            cur = await db.execute(
+                "INSERT INTO pending_resolutions (report_id, author, text, created_at) VALUES (?,?,?,?) RETURNING id",
+                (report_id, author, text, ts(created_at)),
+            )
+            row = await cur.fetchone()
+        assert row is not None
+        return int(row[0])
+
+    async def take_pending(self, pending_id: int) -> tuple[int, str, str] | None:
+        """Remove and return (report id, author, text) of a pending resolution; None if gone."""
+        async with self._tx() as db:
+            cur = await db.execute(
+                "DELETE FROM pending_resolutions WHERE id = ? RETURNING report_id, author, text",
+                (pending_id,),
+            )
+            row = await cur.fetchone()
+        return (int(row[0]), str(row[1]), str(row[2])) if row else None
+
+    # Outbox
+
+    @staticmethod
+    async def _insert_outbox(db: aiosqlite.Connection, messages: Sequence[OutboxMessage], now: datetime) -> None:
+        await db.executemany(
+            "INSERT INTO outbox (messenger, chat_id, kind, body, report_id, link, priority, status,"
+            " next_attempt_at) VALUES (?,?,?,?,?,?,?,'pending',?)",
+            [
+                (
+                    m.messenger.value,
+                    m.chat_id,
+                    m.kind.value,
+                    json.dumps(
+                        {
+                            "text": m.text,
+                            "photos": list(m.photos),
+                            "buttons": _buttons_to_json(m.buttons),
+                            "extra": m.extra,
+                        },
+                        ensure_ascii=False,
+                    ),
+                    m.report_id,
+                    int(m.link_to_report),
+                    m.priority,
+                    ts(now),
+                )
+                for m in messages
+            ],
+        )
+
+    async def enqueue(self, messages: Sequence[OutboxMessage]) -> None:
+        """Queue messages on their own (not tied to a report change)."""
+        async with self._tx() as db:
+            await self._insert_outbox(db, messages, datetime.now(UTC))
+
+    @staticmethod
+    def _outbox(row: Any) -> OutboxMessage:
+        body = json.loads(row["body"])
+        return OutboxMessage(
+            messenger=Messenger(row["messenger"]),
+            chat_id=row["chat_id"],
+            kind=OutboxKind(row["kind"]),
+            text=body["text"],
+            photos=tuple(body["photos"]),
+            buttons=_buttons_from_json(body["buttons"]),
+            report_id=row["report_id"],
+            link_to_report=bool(row["link"]),
+            priority=row["priority"],
+            id=row["id"],
+            attempts=row["attempts"],
+            extra=body.get("extra", {}),
+        )
+
+    async def claim_due(self, now: datetime, limit: int) -> list[OutboxMessage]:
+        """The head (oldest pending) message of each chat, if due; residents' messages first."""
+        async with self._read() as db:
+            cur = await db.execute(
+                "SELECT o.* FROM outbox o WHERE o.status = 'pending' AND o.id = ("
+                " SELECT MIN(i.id) FROM outbox i WHERE i.status = 'pending'"
+                " AND i.messenger = o.messenger AND i.chat_id = o.chat_id)"
+                " AND o.next_attempt_at <= ? ORDER BY o.priority DESC, o.id LIMIT ?",
+                (ts(now), limit),
+            )
+            return [self._outbox(r) for r in await cur.fetchall()]
+
+    async def next_due_at(self) -> datetime | None:
+        """When the earliest pending message becomes due."""
+        async with self._read() as db:
+            cur = await db.execute("SELECT MIN(next_attempt_at) FROM outbox WHERE status = 'pending'")
+            row = await cur.fetchone()
+        return from_ts(row[0]) if row and row[0] else None
+
+    async def mark_sent(self, message: OutboxMessage, message_ids: Sequence[int]) -> None:
+        """Delivered: forget it, and link the sent messages to the report if asked."""
+        async with self._tx() as db:
+            await db.execute("DELETE FROM outbox WHERE id = ?", (message.id,))
+            if message.link_to_report and message.report_id is not None:
+                await self._link(db, message.chat_id, message_ids, message.report_id)
+
+    async def mark_retry(self, message: OutboxMessage, at: datetime, error: str) -> None:
+        """Not delivered this time: try again at `at`."""
+        async with self._tx() as db:
+            await db.execute(
+                "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE id = ?",
+                (ts(at), error[:500], message.id),
+            )
+
+    async def mark_failed(
+        self, message: OutboxMessage, error: str, at: datetime, notices: Sequence[OutboxMessage] = ()
+    ) -> None:
+        """Refused for good: keep it as failed, record it on the report, queue notices to officials."""
+        async with self._tx() as db:
+            await db.execute(
+                "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ? WHERE id = ?",
+                (error[:500], message.id),
+            )
+            if message.report_id is not None:
+                cur = await db.execute("SELECT status FROM reports WHERE id = ?", (message.report_id,))
+                row = await cur.fetchone()
+                if row is not None:
+                    status = Status(row[0])
+                    await self._insert_event(
+                        db,
+                        Event(message.report_id, EventKind.DELIVERY_FAILED, at, "system", status, error[:500]),
+                    )
+            await self._insert_outbox(db, notices, at)
+
+    async def pending_count(self) -> int:
+        """How many messages wait for delivery."""
+        async with self._read() as db:
+            cur = await db.execute("SELECT COUNT(*) FROM outbox WHERE status = 'pending'")
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0
+
+    async def failed_count(self) -> int:
+        """How many messages were refused for good."""
+        async with self._read() as db:
+            cur = await db.execute("SELECT COUNT(*) FROM outbox WHERE status = 'failed'")
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0

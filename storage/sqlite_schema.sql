@@ -1,0 +1,72 @@
+-- The embedded default storage. Times are UTC ISO-8601 text with microseconds, so text order is time order.
+CREATE TABLE IF NOT EXISTS categories (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT NOT NULL,
+    builtin_key TEXT,
+    hidden INTEGER NOT NULL DEFAULT 0,
+    photo_required INTEGER NOT NULL DEFAULT 1,
+    answer_hours INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS residents (
+    key TEXT PRIMARY KEY,
+    display_name TEXT NOT NULL,
+    language TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS drafts (
+    resident TEXT PRIMARY KEY,
+    body TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS reports (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    resident TEXT NOT NULL,
+    resident_name TEXT NOT NULL,
+    category_id INTEGER NOT NULL REFERENCES categories(id),
+    description TEXT NOT NULL,
+    latitude REAL,
+    longitude REAL,
+    address TEXT,
+    photos TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    answer_due_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS reports_by_resident ON reports (resident, id);
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    report_id INTEGER NOT NULL REFERENCES reports(id),
+    kind TEXT NOT NULL,
+    at TEXT NOT NULL,
+    author TEXT NOT NULL,
+    status_after TEXT NOT NULL,
+    text TEXT
+);
+CREATE INDEX IF NOT EXISTS events_by_report ON events (report_id, id);
+CREATE TABLE IF NOT EXISTS staff_messages (
+    chat_id INTEGER NOT NULL,
+    message_id INTEGER NOT NULL,
+    report_id INTEGER NOT NULL REFERENCES reports(id),
+    PRIMARY KEY (chat_id, message_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS pending_resolutions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    report_id INTEGER NOT NULL REFERENCES reports(id),
+    author TEXT NOT NULL,
+    text TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    messenger TEXT NOT NULL,
+    chat_id INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    body TEXT NOT NULL,
+    report_id INTEGER,
+    link INTEGER NOT NULL,
+    priority INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TEXT NOT NULL,
+    last_error TEXT
+);
+CREATE INDEX IF NOT EXISTS outbox_heads ON outbox (status, messenger, chat_id, id);

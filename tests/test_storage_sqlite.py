@@ -1,0 +1,178 @@
+"""The SQLite storage: reports, history, drafts, categories and the outbox, on a real database file."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.lifecycle import InvalidTransition, make_event
+from bot.models import (
+    Draft,
+    EventKind,
+    Location,
+    Messenger,
+    OutboxKind,
+    OutboxMessage,
+    Report,
+    ResidentProfile,
+    ResidentRef,
+    Status,
+)
+from storage.base import Conflict, NotFound
+from storage.sqlite import SqliteStorage
+
+T0 = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
+ALICE = ResidentProfile(ResidentRef(Messenger.TELEGRAM, 101), "Alice", "en")
+
+
+@pytest.fixture
+async def storage(tmp_path: Path):
+    s = await SqliteStorage.open(tmp_path / "db.sqlite3")
+    yield s
+    await s.close()
+
+
+def _draft() -> Draft:
+    return Draft(category_id=1, description="Pothole", location=Location(address="Main st 1"), photos=["a" * 64])
+
+
+def _card(report: Report) -> list[OutboxMessage]:
+    return [OutboxMessage(Messenger.TELEGRAM, -100, OutboxKind.TEXT, text=f"#{report.id}", report_id=report.id)]
+
+
+async def test_default_categories_seeded_once(tmp_path: Path) -> None:
+    s = await SqliteStorage.open(tmp_path / "db.sqlite3")
+    keys = [c.builtin_key for c in await s.list_categories()]
+    await s.close()
+    s = await SqliteStorage.open(tmp_path / "db.sqlite3")
+    assert [c.builtin_key for c in await s.list_categories()] == keys
+    assert keys == ["roads", "housing", "yards", "transport", "healthcare", "other"]
+    await s.close()
+
+
+async def test_category_changes(storage: SqliteStorage) -> None:
+    added = await storage.add_category("Snow", 12)
+    assert added.name == "Snow" and added.photo_required and not added.hidden and added.answer_hours == 12
+    hidden = await storage.update_category(added.id, hidden=True)
+    assert hidden.hidden
+    assert added.id not in [c.id for c in await storage.list_categories()]
+    assert added.id in [c.id for c in await storage.list_categories(include_hidden=True)]
+    renamed = await storage.update_category(1, name="Streets")
+    assert renamed.name == "Streets" and renamed.builtin_key is None
+    with pytest.raises(NotFound):
+        await storage.update_category(999, hidden=True)
+
+
+async def test_submit_is_atomic_and_survives_reopen(tmp_path: Path) -> None:
+    s = await SqliteStorage.open(tmp_path / "db.sqlite3")
+    await s.save_resident(ALICE)
+    await s.save_draft(ALICE.ref, _draft())
+    report = await s.submit_report(ALICE, _draft(), T0, T0 + timedelta(hours=24), _card)
+    assert report.id == 1 and report.status is Status.NEW
+    assert await s.get_draft(ALICE.ref) is None
+    await s.close()
+
+    s = await SqliteStorage.open(tmp_path / "db.sqlite3")
+    again = await s.get_report(1)
+    assert again == report
+    assert [e.kind for e in await s.history(1)] == [EventKind.CREATED]
+    due = await s.claim_due(T0, 10)
+    assert [m.text for m in due] == ["#1"]
+    await s.close()
+
+
+async def test_submit_rolls_back_when_queueing_fails(storage: SqliteStorage) -> None:
+    await storage.save_draft(ALICE.ref, _draft())
+
+    def broken(report: Report) -> list[OutboxMessage]:
+        raise RuntimeError("rendering failed")
+
+    with pytest.raises(RuntimeError):
+        await storage.submit_report(ALICE, _draft(), T0, T0, broken)
+    assert await storage.get_report(1) is None
+    assert await storage.get_draft(ALICE.ref) is not None
+    assert await storage.pending_count() == 0
+
+
+async def test_events_follow_lifecycle_and_detect_races(storage: SqliteStorage) -> None:
+    report = await storage.submit_report(ALICE, _draft(), T0, T0, _card)
+    answered = make_event(report.id, report.status, EventKind.ANSWERED, "staff:tg:7", T0 + timedelta(hours=1), "On it")
+    await storage.record_event(answered, report, [])
+    # A second writer that read the report before the answer loses the race instead of overwriting it.
+    with pytest.raises(Conflict):
+        await storage.record_event(make_event(report.id, report.status, EventKind.REJECTED, "x", T0), report, [])
+    current = await storage.get_report(report.id)
+    assert current is not None and current.status is Status.IN_PROGRESS
+    resolved = make_event(report.id, current.status, EventKind.RESOLVED, "staff:tg:7", T0 + timedelta(hours=2))
+    await storage.record_event(resolved, current, [])
+    history = await storage.history(report.id)
+    assert [(e.kind, e.status_after) for e in history] == [
+        (EventKind.CREATED, Status.NEW),
+        (EventKind.ANSWERED, Status.IN_PROGRESS),
+        (EventKind.RESOLVED, Status.RESOLVED),
+    ]
+    with pytest.raises(InvalidTransition):
+        make_event(report.id, Status.RESOLVED, EventKind.REJECTED, "x", T0)
+
+
+async def test_outbox_heads_per_chat_priority_and_retry(storage: SqliteStorage) -> None:
+    def msg(chat: int, text: str, priority: int = 0) -> OutboxMessage:
+        return OutboxMessage(Messenger.TELEGRAM, chat, OutboxKind.TEXT, text=text, priority=priority)
+
+    await storage.enqueue([msg(1, "a1"), msg(1, "a2"), msg(2, "b1", priority=10), msg(3, "c1")])
+    heads = await storage.claim_due(datetime.now(UTC), 10)
+    assert [m.text for m in heads] == ["b1", "a1", "c1"]
+    a1 = heads[1]
+    await storage.mark_retry(a1, datetime.now(UTC) + timedelta(hours=1), "429")
+    heads = await storage.claim_due(datetime.now(UTC), 10)
+    # a2 must wait behind a1: order inside a chat is kept even while a1 is backing off.
+    assert [m.text for m in heads] == ["b1", "c1"]
+    await storage.mark_sent(heads[0], [55])
+    assert await storage.pending_count() == 3
+    assert await storage.next_due_at() is not None
+
+
+async def test_mark_sent_links_staff_messages_and_failure_is_recorded(storage: SqliteStorage) -> None:
+    report = await storage.submit_report(ALICE, _draft(), T0, T0, _card)
+    card = OutboxMessage(
+        Messenger.TELEGRAM, -100, OutboxKind.TEXT, text="card", report_id=report.id, link_to_report=True, id=None
+    )
+    await storage.enqueue([card])
+    heads = await storage.claim_due(datetime.now(UTC), 10)
+    await storage.mark_sent(heads[0], [])  # the first card from _card, not linked
+    heads = await storage.claim_due(datetime.now(UTC), 10)
+    await storage.mark_sent(heads[0], [700, 701])
+    assert await storage.report_for_staff_message(-100, 701) == report.id
+    assert await storage.report_for_staff_message(-100, 702) is None
+
+    to_resident = OutboxMessage(Messenger.TELEGRAM, 101, OutboxKind.TEXT, text="answer", report_id=report.id)
+    await storage.enqueue([to_resident])
+    [head] = await storage.claim_due(datetime.now(UTC), 10)
+    notice = OutboxMessage(Messenger.TELEGRAM, -100, OutboxKind.TEXT, text="not delivered")
+    await storage.mark_failed(head, "Forbidden: bot was blocked by the user", T0, [notice])
+    assert await storage.failed_count() == 1
+    assert [m.text for m in await storage.claim_due(datetime.now(UTC), 10)] == ["not delivered"]
+    last = (await storage.history(report.id))[-1]
+    assert last.kind is EventKind.DELIVERY_FAILED and "blocked" in (last.text or "")
+
+
+async def test_pending_resolution_taken_once(storage: SqliteStorage) -> None:
+    report = await storage.submit_report(ALICE, _draft(), T0, T0, _card)
+    pid = await storage.save_pending(report.id, "staff:tg:7", "Fixed", T0)
+    assert await storage.take_pending(pid) == (report.id, "staff:tg:7", "Fixed")
+    assert await storage.take_pending(pid) is None
+
+
+async def test_resident_profile_and_reports_listing(storage: SqliteStorage) -> None:
+    await storage.save_resident(ALICE)
+    await storage.save_resident(ResidentProfile(ALICE.ref, "Alice B", "ru"))
+    profile = await storage.get_resident(ALICE.ref)
+    assert profile is not None and profile.display_name == "Alice B" and profile.language == "ru"
+    for _ in range(3):
+        await storage.submit_report(ALICE, _draft(), T0, T0, _card)
+    other = ResidentProfile(ResidentRef(Messenger.VK, 101), "Bob", "ru")
+    await storage.submit_report(other, _draft(), T0, T0, _card)
+    assert [r.id for r in await storage.list_reports(ALICE.ref, 2)] == [3, 2]
+    assert [r.id for r in await storage.list_reports(other.ref, 10)] == [4]
