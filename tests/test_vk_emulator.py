@@ -20,11 +20,13 @@ from vkbottle_types.events.bot_events import MessageEvent as MessageEventModel
 from vkbottle_types.objects import MessagesMessage, PhotosPhoto
 
 from tests.vk_emulator import VkEmulator, VkEmulatorClient, VkEmulatorError, make_png
+from tests.vk_emulator.payloads import photo_sizes
 
 pytestmark = pytest.mark.asyncio
 
 GROUP_ID = 222_333
 TOKEN = "test-community-token"
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
 USER = {"id": 1001, "first_name": "Анна", "last_name": "Смирнова"}
 
 
@@ -148,9 +150,7 @@ async def test_injected_errors_and_permissions_surface_as_vkapierror(vk: VkEmula
     # With peer_ids (what Message.answer() uses) VK reports the failure inside the item, without
     # message_id; vkbottle_types' model requires message_id, so read the raw response here.
     raw = await api.request("messages.send", {"peer_ids": USER["id"], "random_id": 14, "message": "z"})
-    assert raw["response"] == [
-        {"peer_id": USER["id"], "error": {"code": 901, "description": denied.value.error_msg}}
-    ]
+    assert raw["response"] == [{"peer_id": USER["id"], "error": {"code": 901, "description": denied.value.error_msg}}]
 
     counters = await vk.client.counters()
     assert counters["errors_by_code"] == {"9": 2, "10": 1, "901": 1}
@@ -207,7 +207,8 @@ async def test_bot_receives_message_with_photo_and_geo(
     photos = message.get_photo_attachments()
     assert photos is not None and len(photos) == 1
     sizes = photos[0].sizes or []
-    assert [s.type.value for s in sizes][0] == "s" and sizes[-1].width == 40 and sizes[-1].height == 30
+    assert [s.type.value for s in sizes] == ["s", "m", "x"]  # never upscaled: all 40x30
+    assert (sizes[0].width, sizes[-1].width, sizes[-1].height) == (40, 40, 30)
     assert await fetch(str(sizes[-1].url)) == picture
     attachment = message.get_attachment_strings()[0]  # type: ignore[index]
     assert await vk.client.get_photo_bytes(attachment) == picture
@@ -236,12 +237,26 @@ async def test_bot_survives_longpoll_failures(
         requests = (await vk.client.state())["longpoll"]["requests"]
         await vk.client.force_longpoll_failure(failed)
         # Wait until the bot has handled the failure and is polling again.
-        await vk.client.wait_polling(timeout=5, min_requests=requests + 2)
+        await vk.client.wait_polling(timeout=5, min_requests=requests + 1)
         await vk.client.send_message(USER, f"after failed={failed}")
         assert await asyncio.wait_for(received.get(), 5) == f"after failed={failed}"
+    # An HTTP 500 from the long poll server is logged by vkbottle and retried with the same key/ts.
+    requests = (await vk.client.state())["longpoll"]["requests"]
+    await vk.client.inject_http_error("longpoll", 500)
+    await vk.client.force_longpoll_failure(1)
+    await vk.client.wait_polling(timeout=5, min_requests=requests + 2)
+    await vk.client.send_message(USER, "after http 500")
+    assert await asyncio.wait_for(received.get(), 5) == "after http 500"
+
     counters = await vk.client.counters()
-    assert counters["longpoll_failed"] == {"1": 1, "2": 1, "3": 1}
+    assert counters["longpoll_failed"] == {"1": 2, "2": 1, "3": 1}
     assert counters["calls_by_method"]["groups.getLongPollServer"] == 3  # start + refetch after 2 and 3
+
+    # reset() while the bot is blocked in a poll: logs are emptied, the same poll still gets events.
+    await vk.client.reset()
+    assert (await vk.client.counters())["calls"] == 0
+    await vk.client.send_message(USER, "after reset")
+    assert await asyncio.wait_for(received.get(), 5) == "after reset"
 
 
 async def test_message_event_and_answer(
@@ -314,6 +329,10 @@ async def test_payload_shapes_validate_with_vkbottle_models(vk: VkEmulator, api:
     assert message.get_doc_attachments() and message.get_audio_message_attachments()
     MessagesMessage(**injected["message"])
 
+    ladder = photo_sizes("http://x/files/p.jpg", 2000, 1500)
+    assert [s["type"] for s in ladder] == ["s", "m", "x", "y", "z", "w"]
+    assert (ladder[0]["width"], ladder[-1]["width"], ladder[-1]["height"]) == (75, 2000, 1500)
+
     chat = await vk.client.send_message({"id": 1002}, "в беседе", peer_id=2_000_000_001)
     assert chat["message"]["id"] == 0  # bots get id=0 for chat messages, like VK
 
@@ -377,11 +396,21 @@ async def test_longpoll_protocol(vk: VkEmulator) -> None:
 
 async def test_standalone_entry_point() -> None:
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tests.vk_emulator", "--host", "127.0.0.1", "--port", "0", "--print-url",
-        "--group-id", "77", "--token", "cli-token",
+        sys.executable,
+        "-m",
+        "tests.vk_emulator",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--print-url",
+        "--group-id",
+        "77",
+        "--token",
+        "cli-token",
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.DEVNULL,
-        cwd=Path(__file__).resolve().parents[1],
+        cwd=PROJECT_ROOT,
     )
     try:
         assert process.stdout is not None

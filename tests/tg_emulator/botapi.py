@@ -291,6 +291,8 @@ class BotApi:
             "reply_markup": markup,
             "message_thread_id": p_int(ctx, "message_thread_id"),
             "disable_notification": p_bool(ctx, "disable_notification"),
+            "link_preview_options": p_json(ctx, "link_preview_options"),
+            "disable_web_page_preview": p_bool(ctx, "disable_web_page_preview"),
         }
 
     def _input_file(self, ctx: CallContext, value: Any, param: str) -> tuple[Upload | None, StoredFile | None]:
@@ -588,10 +590,11 @@ class BotApi:
     async def answer_callback_query(self, ctx: CallContext) -> Any:
         """answerCallbackQuery: recorded; a second answer or unknown id is a 400."""
         callback_id = p_str(ctx, "callback_query_id") or ""
-        answer = {"text": p_str(ctx, "text"), "show_alert": p_bool(ctx, "show_alert"),
-                  "url": p_str(ctx, "url"), "cache_time": p_int(ctx, "cache_time")}
-        if answer["text"] is not None and len(answer["text"]) > 200:
+        text = p_str(ctx, "text")
+        if text is not None and len(text) > 200:
             raise bad_request("MESSAGE_TOO_LONG")
+        answer = {"text": text, "show_alert": p_bool(ctx, "show_alert"),
+                  "url": p_str(ctx, "url"), "cache_time": p_int(ctx, "cache_time")}
         self.state.answer_callback(callback_id, answer)
         return True
 

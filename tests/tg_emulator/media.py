@@ -113,8 +113,9 @@ class FileStore:
         file_id = _ID_PREFIX.get(kind, "BQACAgIAAxkBAAI") + secrets.token_urlsafe(33)
         unique = "AQAD" + secrets.token_urlsafe(9)
         path = f"{_FOLDER.get(kind, 'documents')}/file_{self._counter}.{_extension(kind, data, file_name)}"
-        if mime_type is None and file_name:
-            mime_type = mimetypes.guess_type(file_name)[0]
+        if mime_type in (None, "application/octet-stream") and file_name:
+            # aiohttp labels every upload octet-stream; the file name tells more, as Telegram does.
+            mime_type = mimetypes.guess_type(file_name)[0] or mime_type
         stored = StoredFile(file_id, unique, kind, data, path, file_name, mime_type)
         self.files[file_id] = stored
         self.by_path[path] = stored

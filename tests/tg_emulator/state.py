@@ -10,6 +10,7 @@ single update queue keeps offsets simple.  The bot's user id is taken from the t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import re
 import secrets
@@ -187,12 +188,18 @@ class EmulatorState:
         self.sent_changed = asyncio.Event()
 
     def reset(self) -> None:
-        """Forget everything: chats, users, messages, updates, files, logs, faults, limits' traffic."""
-        old_poller = self.poller
+        """Forget everything: chats, users, messages, updates, files, logs, faults, limits' traffic.
+
+        Counters stay monotonic (update_id, seq numbers) so a bot that keeps polling across a
+        reset does not skip new updates because of its remembered offset, and "since" marks
+        taken before the reset stay valid.  A running long poll is kept and simply woken.
+        """
+        keep = (self.next_update_id, self.sent_seq, self.call_seq, self.fault_seq, self.media_group_seq,
+                self.poller)
         updates_event, sent_event = self.updates_changed, self.sent_changed
         self._init_data()
-        if old_poller is not None:
-            old_poller.terminated.set()
+        (self.next_update_id, self.sent_seq, self.call_seq, self.fault_seq, self.media_group_seq,
+         self.poller) = keep
         # Wake anyone waiting so they re-check against the empty state.
         updates_event.set()
         sent_event.set()
@@ -446,21 +453,19 @@ class EmulatorState:
             and (wanted is None or item["method"].lower() in wanted)
         ]
 
-    async def wait_sent(self, chat_id: int | None, count: int, since: int, timeout: float,
+    async def wait_sent(self, chat_id: int | None, count: int, since: int, seconds: float,
                         methods: list[str] | None = None) -> list[dict[str, Any]]:
         """Wait until at least ``count`` matching entries newer than ``since`` exist; return them all."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
+        deadline = loop.time() + seconds
         while True:
             event = self.sent_changed
             items = self.sent_items(chat_id, since, methods)
             remaining = deadline - loop.time()
             if len(items) >= count or remaining <= 0:
                 return items
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(event.wait(), remaining)
-            except TimeoutError:
-                pass
 
     # ------------------------------------------------------------------ call log and faults
 

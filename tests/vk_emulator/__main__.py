@@ -13,20 +13,14 @@ from .server import DEFAULT_GROUP_ID, DEFAULT_GROUP_NAME, DEFAULT_TOKEN, VkEmula
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command line options."""
-    parser = argparse.ArgumentParser(
-        prog="python -m tests.vk_emulator", description="VK API emulator for tests"
-    )
+    parser = argparse.ArgumentParser(prog="python -m tests.vk_emulator", description="VK API emulator for tests")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--group-id", type=int, default=DEFAULT_GROUP_ID)
     parser.add_argument("--group-name", default=DEFAULT_GROUP_NAME)
     parser.add_argument("--token", action="append", help="valid community token (repeatable)")
-    parser.add_argument(
-        "--public-url", default=None, help="base URL to advertise (LP server, uploads, files)"
-    )
-    parser.add_argument(
-        "--print-url", action="store_true", help="print the base URL as the first stdout line"
-    )
+    parser.add_argument("--public-url", default=None, help="base URL to advertise (LP server, uploads, files)")
+    parser.add_argument("--print-url", action="store_true", help="print the base URL as the first stdout line")
     return parser.parse_args(argv)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import binascii
 import json
 import secrets
 import time
@@ -34,7 +35,12 @@ def _decode_bytes(value: Any) -> bytes:
     if not isinstance(value, str):
         msg = "photo data must be a base64 string"
         raise web.HTTPBadRequest(text=json.dumps({"error": msg}), content_type="application/json")
-    return base64.b64decode(value, validate=True)
+    try:
+        return base64.b64decode(value, validate=True)
+    except binascii.Error:
+        raise web.HTTPBadRequest(
+            text='{"error": "photo data is not valid base64"}', content_type="application/json"
+        ) from None
 
 
 async def _json_body(request: web.Request) -> dict[str, Any]:
@@ -43,13 +49,9 @@ async def _json_body(request: web.Request) -> dict[str, Any]:
     try:
         body = await request.json()
     except ValueError:
-        raise web.HTTPBadRequest(
-            text='{"error": "body must be JSON"}', content_type="application/json"
-        ) from None
+        raise web.HTTPBadRequest(text='{"error": "body must be JSON"}', content_type="application/json") from None
     if not isinstance(body, dict):
-        raise web.HTTPBadRequest(
-            text='{"error": "body must be a JSON object"}', content_type="application/json"
-        )
+        raise web.HTTPBadRequest(text='{"error": "body must be a JSON object"}', content_type="application/json")
     return body
 
 
@@ -175,9 +177,7 @@ class ControlApi:
     def _user_from(self, body: dict[str, Any]) -> dict[str, Any]:
         user = body.get("user") or {"id": body.get("user_id") or body.get("from_id")}
         if not isinstance(user, dict) or user.get("id") is None:
-            raise web.HTTPBadRequest(
-                text='{"error": "user or user_id is required"}', content_type="application/json"
-            )
+            raise web.HTTPBadRequest(text='{"error": "user or user_id is required"}', content_type="application/json")
         return self.state.add_user(user)
 
     async def inject_message(self, request: web.Request) -> web.Response:
@@ -204,9 +204,7 @@ class ControlApi:
             if isinstance(item, str):
                 # A kind name ("sticker", "doc", ...) expands to a plausible sample object.
                 state.next_photo_id += 1
-                attachments.append(
-                    payloads.sample_attachment(item, user_id, state.next_photo_id, state.base_url)
-                )
+                attachments.append(payloads.sample_attachment(item, user_id, state.next_photo_id, state.base_url))
             else:
                 attachments.append(item)
         extra: dict[str, Any] = dict(body.get("extra") or {})
@@ -215,9 +213,7 @@ class ControlApi:
             extra["geo"] = payloads.geo_object(geo["lat"], geo["lon"], geo.get("place"))
         payload = body.get("payload")
         if payload is not None:
-            extra["payload"] = (
-                payload if isinstance(payload, str) else json.dumps(payload, ensure_ascii=False)
-            )
+            extra["payload"] = payload if isinstance(payload, str) else json.dumps(payload, ensure_ascii=False)
         for key in ("reply_message", "fwd_messages"):
             if body.get(key) is not None:
                 extra[key] = body[key]
@@ -266,9 +262,7 @@ class ControlApi:
         body = await _json_body(request)
         update = body.get("update", body)
         if "type" not in update or "object" not in update:
-            raise web.HTTPBadRequest(
-                text='{"error": "update needs type and object"}', content_type="application/json"
-            )
+            raise web.HTTPBadRequest(text='{"error": "update needs type and object"}', content_type="application/json")
         full = {**self.state.event_envelope(update["type"], update["object"]), **update}
         ts = self.state.push_update(full)
         return web.json_response({"ts": ts, "update": full})
@@ -324,9 +318,7 @@ class ControlApi:
     async def calls(self, request: web.Request) -> web.Response:
         """API call log: seq, method, params, error_code, http_status."""
         method = request.query.get("method")
-        items = [
-            c for c in self.state.calls if c["seq"] > _since(request) and method in (None, "", c["method"])
-        ]
+        items = [c for c in self.state.calls if c["seq"] > _since(request) and method in (None, "", c["method"])]
         return web.json_response({"items": items})
 
     async def counters(self, request: web.Request) -> web.Response:
@@ -380,9 +372,7 @@ class ControlApi:
         body = await _json_body(request)
         failed = int(body.get("failed") or 2)
         if failed not in (1, 2, 3, 4):
-            raise web.HTTPBadRequest(
-                text='{"error": "failed must be 1, 2, 3 or 4"}', content_type="application/json"
-            )
+            raise web.HTTPBadRequest(text='{"error": "failed must be 1, 2, 3 or 4"}', content_type="application/json")
         self.state.lp.forced_failures.append(failed)
         # Wake a long poll that is already waiting so the failure is delivered now.
         self.state.changed.notify()

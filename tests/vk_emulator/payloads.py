@@ -71,9 +71,7 @@ def geo_object(lat: float, lon: float, place: dict[str, Any] | None = None) -> d
     return {
         "type": "point",
         "coordinates": {"latitude": float(lat), "longitude": float(lon)},
-        "place": place
-        if place is not None
-        else {"title": f"{lat:.6f}, {lon:.6f}", "country": "", "city": ""},
+        "place": place if place is not None else {"title": f"{lat:.6f}, {lon:.6f}", "country": "", "city": ""},
     }
 
 
@@ -95,8 +93,8 @@ def photo_sizes(base_url: str, width: int, height: int) -> list[dict[str, Any]]:
                 "height": max(1, round(height * scale)),
             }
         )
-        if limit >= longest:
-            # VK stops the ladder at the first size that already holds the original.
+        if limit >= longest and size_type not in ("s", "m"):
+            # VK always sends s/m/x (capped at the original) and stops once a size holds the original.
             break
     return sizes
 
@@ -138,12 +136,9 @@ def sample_attachment(kind: str, owner_id: int, item_id: int, base_url: str) -> 
             "sticker_id": 9000 + item_id % 100,
             "inner_type": "base_sticker_new",
             "is_allowed": True,
-            "images": [
-                {"url": f"{base_url}/files/sticker_{s}.png", "width": s, "height": s} for s in (64, 128, 256)
-            ],
+            "images": [{"url": f"{base_url}/files/sticker_{s}.png", "width": s, "height": s} for s in (64, 128, 256)],
             "images_with_background": [
-                {"url": f"{base_url}/files/sticker_bg_{s}.png", "width": s, "height": s}
-                for s in (64, 128, 256)
+                {"url": f"{base_url}/files/sticker_bg_{s}.png", "width": s, "height": s} for s in (64, 128, 256)
             ],
         },
         "audio": {
@@ -201,9 +196,9 @@ def sample_attachment(kind: str, owner_id: int, item_id: int, base_url: str) -> 
             "post_type": "post",
             "text": "A reposted wall post",
             "attachments": [],
-            "comments": {"count": 0},
-            "likes": {"count": 0},
-            "reposts": {"count": 0},
+            "comments": {"count": 0, "can_post": 0},
+            "likes": {"count": 0, "user_likes": 0, "can_like": 1, "can_publish": 1},
+            "reposts": {"count": 0, "user_reposted": 0},
         },
         "poll": {
             "id": item_id,
@@ -317,14 +312,7 @@ def make_png(width: int = 4, height: int = 3, rgb: tuple[int, int, int] = (200, 
     raw = b"".join(b"\x00" + bytes(rgb) * width for _ in range(height))
 
     def chunk(tag: bytes, body: bytes) -> bytes:
-        return (
-            struct.pack(">I", len(body)) + tag + body + struct.pack(">I", zlib.crc32(tag + body) & 0xFFFFFFFF)
-        )
+        return struct.pack(">I", len(body)) + tag + body + struct.pack(">I", zlib.crc32(tag + body) & 0xFFFFFFFF)
 
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(raw))
-        + chunk(b"IEND", b"")
-    )
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")

@@ -63,9 +63,7 @@ class VkEmulator:
         self.host = host
         self.port = port
         self.public_url = public_url
-        self.state = EmulatorState(
-            group_id=group_id, token=token, group_name=group_name, screen_name=screen_name
-        )
+        self.state = EmulatorState(group_id=group_id, token=token, group_name=group_name, screen_name=screen_name)
         self.methods = VkMethods(self.state)
         self.control = ControlApi(self.state)
         self._runner: web.AppRunner | None = None
@@ -125,9 +123,7 @@ class VkEmulator:
         """Bind and serve; afterwards `.url` is known."""
         self._closing.clear()
         # handler_cancellation: a poller that disconnects stops counting as "waiting".
-        self._runner = web.AppRunner(
-            self.build_app(), shutdown_timeout=2.0, handler_cancellation=True, access_log=None
-        )
+        self._runner = web.AppRunner(self.build_app(), shutdown_timeout=2.0, handler_cancellation=True, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
@@ -176,10 +172,7 @@ class VkEmulator:
         state = self.state
         name = request.match_info["name"]
         raw = await _merged_params(request)
-        token = (
-            raw.get("access_token")
-            or request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-        )
+        token = raw.get("access_token") or request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
         params = Params(raw)
         peers = params.peers()
         call: dict[str, Any] = {
@@ -209,9 +202,7 @@ class VkEmulator:
                     await self._sleep(fault.hang_seconds)
                 if fault.http_status:
                     call["http_status"] = fault.http_status
-                    return web.Response(
-                        status=fault.http_status, text=f"{fault.http_status} emulated failure"
-                    )
+                    return web.Response(status=fault.http_status, text=f"{fault.http_status} emulated failure")
                 if fault.error_code is not None:
                     raise VkApiError(fault.error_code, fault.error_msg, **fault.error_extra)
             result = self.methods.call(name, params)

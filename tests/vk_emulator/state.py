@@ -250,12 +250,14 @@ class EmulatorState:
             "event_answers": 0,
             "injected_updates": 0,
         }
-        old_lp = getattr(self, "lp", None)
-        self.lp = LongPollState(max_history=old_lp.max_history if old_lp else DEFAULT_LP_HISTORY)
-        if old_lp is not None:
-            # Keep ts growing across resets so a bot that is still polling does not see stale ts.
-            self.lp.next_ts = self.lp.first_kept_ts = old_lp.next_ts
-            self.lp.key = old_lp.key
+        if not hasattr(self, "lp"):
+            self.lp = LongPollState()
+        else:
+            # Reset in place: pollers blocked right now hold this object. Key and ts keep growing
+            # so a bot that is still polling neither fails nor sees stale updates.
+            self.lp.history.clear()
+            self.lp.forced_failures.clear()
+            self.lp.first_kept_ts = self.lp.next_ts
         self.changed.notify()
 
     def next_seq(self) -> int:

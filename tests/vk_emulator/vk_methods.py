@@ -44,7 +44,7 @@ class Params:
         value = self.raw.get(name)
         return value if value not in (None, "") else None
 
-    def int(self, name: str, required: bool = False) -> int | None:
+    def get_int(self, name: str, required: bool = False) -> int | None:
         """Integer parameter; error 100 when malformed or required and missing."""
         value = self.get(name)
         if value is None:
@@ -56,7 +56,7 @@ class Params:
         except ValueError:
             raise invalid_param(f"{name} not integer") from None
 
-    def ints(self, name: str) -> list[int]:
+    def get_ints(self, name: str) -> list[int]:
         """Comma separated integers."""
         value = self.get(name)
         if value is None:
@@ -130,7 +130,7 @@ class VkMethods:
         return {"groups": [self.state.community()], "profiles": []}
 
     def _check_group(self, params: Params) -> None:
-        group_id = params.int("group_id", required=True)
+        group_id = params.get_int("group_id", required=True)
         if group_id != self.state.group_id:
             raise VkApiError(15, "Access denied: no access to this group")
 
@@ -149,9 +149,7 @@ class VkMethods:
         """The recorded settings."""
         self._check_group(params)
         events = {
-            k: v == "1"
-            for k, v in self.state.lp_settings.items()
-            if k not in ("group_id", "enabled", "api_version")
+            k: v == "1" for k, v in self.state.lp_settings.items() if k not in ("group_id", "enabled", "api_version")
         }
         return {"is_enabled": True, "api_version": payloads.API_VERSION, "events": events}
 
@@ -162,17 +160,17 @@ class VkMethods:
         state = self.state
         multi_param = "peer_ids" if params.get("peer_ids") else "user_ids" if params.get("user_ids") else None
         if multi_param:
-            peers = params.ints(multi_param)
+            peers = params.get_ints(multi_param)
         else:
-            single = params.int("peer_id")
+            single = params.get_int("peer_id")
             if single is None:
-                single = params.int("user_id")
-            if single is None and params.int("chat_id") is not None:
-                single = payloads.CHAT_PEER_OFFSET + int(params.int("chat_id") or 0)
+                single = params.get_int("user_id")
+            if single is None and params.get_int("chat_id") is not None:
+                single = payloads.CHAT_PEER_OFFSET + int(params.get_int("chat_id") or 0)
             peers = [single] if single is not None else []
         if not peers:
             raise invalid_param("you should specify peer_id, user_id, domain, chat_id or user_ids param")
-        random_id = params.int("random_id")
+        random_id = params.get_int("random_id")
         if random_id is None:
             raise invalid_param("random_id is a required parameter")
         text = params.raw.get("message") or ""
@@ -208,11 +206,7 @@ class VkMethods:
             results.append(self._deliver(peer_id, random_id, text, params, keyboard, attachments, photos))
         if multi_param:
             return [
-                {
-                    k: v
-                    for k, v in item.items()
-                    if k in ("peer_id", "message_id", "conversation_message_id", "error")
-                }
+                {k: v for k, v in item.items() if k in ("peer_id", "message_id", "conversation_message_id", "error")}
                 for item in results
             ]
         return int(results[0]["message_id"])
@@ -266,7 +260,7 @@ class VkMethods:
             "payload": params.get("payload"),
             "dont_parse_links": params.flag("dont_parse_links"),
             "disable_mentions": params.flag("disable_mentions"),
-            "reply_to": params.int("reply_to"),
+            "reply_to": params.get_int("reply_to"),
             "forward": _maybe_json(params.get("forward")),
             "lat": params.get("lat"),
             "long": params.get("long"),
@@ -358,9 +352,7 @@ class VkMethods:
                     raise bad(f"{where}.action.label is too long")
                 payload = action.get("payload")
                 if payload is not None:
-                    size = len(
-                        payload if isinstance(payload, str) else json.dumps(payload, ensure_ascii=False)
-                    )
+                    size = len(payload if isinstance(payload, str) else json.dumps(payload, ensure_ascii=False))
                     if size > MAX_BUTTON_PAYLOAD:
                         raise bad(f"{where}.action.payload is too long")
                 if action["type"] == "open_link" and not action.get("link"):
@@ -370,10 +362,10 @@ class VkMethods:
     def messages_edit(self, params: Params) -> int:
         """Edit a community message by message_id or conversation_message_id; recorded in edits."""
         state = self.state
-        peer_id = params.int("peer_id", required=True)
+        peer_id = params.get_int("peer_id", required=True)
         assert peer_id is not None
-        cmid = params.int("conversation_message_id")
-        message_id = params.int("message_id")
+        cmid = params.get_int("conversation_message_id")
+        message_id = params.get_int("message_id")
         message = (
             state.find_by_cmid(peer_id, cmid)
             if cmid is not None
@@ -418,8 +410,8 @@ class VkMethods:
         if event is None:
             raise invalid_param("event_id is invalid")
         if (
-            params.int("user_id", required=True) != event["user_id"]
-            or params.int("peer_id", required=True) != event["peer_id"]
+            params.get_int("user_id", required=True) != event["user_id"]
+            or params.get_int("peer_id", required=True) != event["peer_id"]
         ):
             raise invalid_param("user_id or peer_id does not match the event")
         raw_data = params.get("event_data")
@@ -442,7 +434,7 @@ class VkMethods:
     def messages_get_conversation_members(self, params: Params) -> dict[str, Any]:
         """Members of a dialog (user + community) or of a chat (users seen in it)."""
         state = self.state
-        peer_id = params.int("peer_id", required=True)
+        peer_id = params.get_int("peer_id", required=True)
         assert peer_id is not None
         if peer_id >= payloads.CHAT_PEER_OFFSET:
             member_ids = sorted(state.chat_members.get(peer_id, set()))
@@ -472,29 +464,29 @@ class VkMethods:
 
     def messages_get_by_cmid(self, params: Params) -> dict[str, Any]:
         """Messages of a peer by conversation_message_ids."""
-        peer_id = params.int("peer_id", required=True)
+        peer_id = params.get_int("peer_id", required=True)
         assert peer_id is not None
         items = [
             m
-            for cmid in params.ints("conversation_message_ids")
+            for cmid in params.get_ints("conversation_message_ids")
             if (m := self.state.find_by_cmid(peer_id, cmid)) is not None
         ]
         return {"count": len(items), "items": items}
 
     def messages_get_by_id(self, params: Params) -> dict[str, Any]:
         """Messages by community message ids."""
-        items = [m for mid in params.ints("message_ids") if (m := self.state.messages.get(mid)) is not None]
+        items = [m for mid in params.get_ints("message_ids") if (m := self.state.messages.get(mid)) is not None]
         return {"count": len(items), "items": items}
 
     def messages_mark_as_read(self, params: Params) -> int:
         """Accept and record (activities list)."""
-        self.state.activities.append({"method": "messages.markAsRead", "peer_id": params.int("peer_id")})
+        self.state.activities.append({"method": "messages.markAsRead", "peer_id": params.get_int("peer_id")})
         return 1
 
     def messages_set_activity(self, params: Params) -> int:
         """Accept and record (activities list)."""
         self.state.activities.append(
-            {"method": "messages.setActivity", "peer_id": params.int("peer_id"), "type": params.get("type")}
+            {"method": "messages.setActivity", "peer_id": params.get_int("peer_id"), "type": params.get("type")}
         )
         return 1
 
@@ -523,7 +515,7 @@ class VkMethods:
         """An upload URL on this emulator, valid for one or more uploads."""
         upload_id = secrets.token_hex(12)
         state = self.state
-        state.upload_servers[upload_id] = {"peer_id": params.int("peer_id")}
+        state.upload_servers[upload_id] = {"peer_id": params.get_int("peer_id")}
         return {
             "album_id": payloads.MESSAGES_ALBUM_ID,
             "upload_url": f"{state.base_url}/upload/photo?upload_id={upload_id}&gid={state.group_id}",
@@ -534,7 +526,7 @@ class VkMethods:
     def photos_save_messages_photo(self, params: Params) -> list[dict[str, Any]]:
         """Turn an upload (server, photo, hash) into a saved photo owned by the community."""
         state = self.state
-        server = params.int("server", required=True)
+        server = params.get_int("server", required=True)
         photo_field = params.get("photo")
         hash_ = params.get("hash")
         if photo_field is None or hash_ is None:
