@@ -177,11 +177,9 @@ class ResidentDialog:
                 text = _("Your draft is dropped.") if dropped else _("There is no report in progress.")
                 return [Reply(text, menu_buttons(_))]
             case NewReport():
-                draft = await self._storage.get_draft(ref)
-                notes = []
-                if draft is not None:
-                    notes.append(Reply(_("You have an unfinished report; let us continue it.")))
-                return notes + await self._advance(profile, draft or Draft(), _)
+                if await self._storage.get_draft(ref) is not None:
+                    return [await self._with_question(profile, _("You have an unfinished report; let us continue it."), _)]
+                return await self._advance(profile, Draft(), _)
             case Text(text=text):
                 return await self._on_text(profile, text, _)
             case Photos(digests=digests, caption=caption):

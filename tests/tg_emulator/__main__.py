@@ -44,10 +44,9 @@ async def serve(args: argparse.Namespace) -> None:
         rate_limits=RateLimitConfig(enabled=args.rate_limits, factor=args.rate_factor),
     )
     await emulator.start()
-    if args.print_url:
-        print(emulator.url, flush=True)
-    else:
-        print(emulator.url, flush=True)
+    # The URL is always the first stdout line; --print-url only suppresses the human banner.
+    print(emulator.url, flush=True)
+    if not args.print_url:
         print(f"Telegram Bot API emulator: point the bot at {emulator.url} "
               f"(control API: {emulator.url}/_ctl/). Ctrl+C to stop.", file=sys.stderr, flush=True)
     stop = asyncio.Event()

@@ -1,0 +1,235 @@
+"""The real bot running against the Telegram emulator, and the people who talk to it.
+
+Tests speak as residents, officials and administrators and assert what those people see.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bot.app import run
+from bot.settings import Settings
+from tests.tg_emulator import EmulatorClient, TelegramEmulator
+from tests.vk_emulator import make_png
+
+ROOT = Path(__file__).resolve().parent.parent
+TOKEN = "123456:TEST-TOKEN"
+BOT_ID = 123456
+STAFF_CHAT = -1001000000001
+ADMIN = {"id": 900, "first_name": "Anna", "last_name": "Admin", "language_code": "en"}
+OFFICIAL = {"id": 800, "first_name": "Oleg", "last_name": "Official", "language_code": "ru"}
+WAIT = 10.0
+SENDS = ["sendMessage", "sendPhoto", "sendMediaGroup"]
+
+
+def photo_bytes(seed: int) -> bytes:
+    """A small valid PNG whose bytes differ per seed."""
+    return make_png(3 + seed % 7, 2 + seed // 7 % 5, (seed * 37 % 256, seed * 91 % 256, 77))
+
+
+def buttons(item: dict[str, Any]) -> dict[str, str]:
+    """The inline buttons of a sent message: label -> callback data."""
+    markup = item.get("reply_markup") or {}
+    return {b["text"]: b.get("callback_data", "") for row in markup.get("inline_keyboard", []) for b in row}
+
+
+def text_of(item: dict[str, Any]) -> str:
+    """What the person sees: the text or caption without markup."""
+    return str(item.get("plain_text") or "")
+
+
+class Person:
+    """Someone writing to the bot in one chat."""
+
+    def __init__(self, client: EmulatorClient, user: dict[str, Any], chat_id: int | None = None) -> None:
+        self.client = client
+        self.user = user
+        self.chat_id = chat_id if chat_id is not None else user["id"]
+
+    @property
+    def id(self) -> int:
+        return int(self.user["id"])
+
+    async def mark(self) -> int:
+        """A point in the sent log; `wait` returns what came after it."""
+        return await self.client.last_seq()
+
+    async def wait(self, since: int, count: int = 1, chat_id: int | None = None) -> list[dict[str, Any]]:
+        """Messages the bot sent to this chat (or `chat_id`) after `since`."""
+        return await self.client.wait_sent(
+            chat_id=self.chat_id if chat_id is None else chat_id, count=count, since=since, timeout=WAIT, method=SENDS
+        )
+
+    async def inbox(self, since: int = 0) -> list[dict[str, Any]]:
+        """Everything the bot sent to this chat after `since`, without waiting."""
+        return await self.client.sent(chat_id=self.chat_id, since=since, method=SENDS)
+
+    async def quiet(self, since: int, seconds: float = 0.6) -> list[dict[str, Any]]:
+        """Let the bot work a moment, then return what it sent here (used to check it said nothing more)."""
+        await asyncio.sleep(seconds)
+        return await self.inbox(since)
+
+
+class Resident(Person):
+    """A resident in a private chat with the bot."""
+
+    async def send(self, text: str | None = None, count: int = 1, **kwargs: Any) -> list[dict[str, Any]]:
+        """Send a message and return the bot's `count` replies."""
+        since = await self.mark()
+        await self.client.inject_private_message(self.user, text, **kwargs)
+        return await self.wait(since, count)
+
+    async def say(self, text: str | None = None, **kwargs: Any) -> dict[str, Any]:
+        """Send a message and return the bot's (last) reply."""
+        return (await self.send(text, **kwargs))[-1]
+
+    async def album(self, photos: list[bytes], caption: str | None = None) -> dict[str, Any]:
+        """Send several photos as one album."""
+        since = await self.mark()
+        group = f"album-{self.id}-{since}"
+        for i, data in enumerate(photos):
+            await self.client.inject_private_message(
+                self.user, photo=data, caption=caption if i == 0 else None, media_group_id=group
+            )
+        return (await self.wait(since))[-1]
+
+    async def press(self, item: dict[str, Any], label: str, count: int = 1) -> list[dict[str, Any]]:
+        """Press the button with `label` under a bot message."""
+        data = buttons(item)[label]
+        return await self.press_data(item, data, count)
+
+    async def press_data(self, item: dict[str, Any], data: str | None, count: int = 1) -> list[dict[str, Any]]:
+        """Press a button with any data, even forged."""
+        since = await self.mark()
+        await self.client.inject_callback_query(self.user, self.chat_id, item["message_id"], data)
+        return await self.wait(since, count) if count else []
+
+
+class StaffMember(Person):
+    """An official or administrator in the staff chat."""
+
+    def __init__(self, client: EmulatorClient, user: dict[str, Any]) -> None:
+        super().__init__(client, user, STAFF_CHAT)
+
+    async def reply(
+        self, to: dict[str, Any], text: str | None = None, count: int = 1, **kwargs: Any
+    ) -> list[dict[str, Any]]:
+        """Reply (Telegram reply) to a message in the staff chat; return the bot's replies there."""
+        since = await self.mark()
+        await self.client.inject_group_message(
+            STAFF_CHAT, self.user, text, reply_to_message_id=to["message_id"], **kwargs
+        )
+        return await self.wait(since, count) if count else []
+
+    async def write(self, text: str | None = None, count: int = 1, **kwargs: Any) -> list[dict[str, Any]]:
+        """Write in the staff chat (not a reply)."""
+        since = await self.mark()
+        await self.client.inject_group_message(STAFF_CHAT, self.user, text, **kwargs)
+        return await self.wait(since, count) if count else []
+
+    async def press(self, item: dict[str, Any], label: str, count: int = 1) -> list[dict[str, Any]]:
+        """Press a button under a staff-chat message; returns the bot's messages (not the popup)."""
+        since = await self.mark()
+        callback = await self.client.inject_callback_query(
+            self.user, STAFF_CHAT, item["message_id"], buttons(item)[label]
+        )
+        self.last_callback = callback
+        return await self.wait(since, count) if count else []
+
+
+def make_settings(url: str, data_dir: Path, **overrides: Any) -> Settings:
+    """Settings for a bot under test (no .env, fast album wait)."""
+    values: dict[str, Any] = {
+        "telegram_token": TOKEN,
+        "telegram_api_url": url,
+        "staff_chat_id": STAFF_CHAT,
+        "admin_ids": frozenset({ADMIN["id"]}),
+        "data_dir": data_dir,
+        "album_wait_seconds": 0.3,
+        "staff_language": "en",
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)
+
+
+@dataclass
+class World:
+    """The emulator, the bot and the people."""
+
+    emulator: TelegramEmulator
+    client: EmulatorClient
+    settings: Settings
+    official: StaffMember
+    admin: StaffMember
+
+    def resident(self, user_id: int, language: str = "en", first_name: str = "Ivan") -> Resident:
+        """A new resident with this id and language."""
+        user = {"id": user_id, "first_name": first_name, "last_name": "Petrov", "language_code": language}
+        return Resident(self.client, user)
+
+
+@contextlib.asynccontextmanager
+async def running_bot(settings: Settings) -> AsyncIterator[None]:
+    """The real bot (polling and delivery) in this event loop until the block ends."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(run(settings, stop))
+    try:
+        yield
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 15)
+
+
+@contextlib.asynccontextmanager
+async def world(tmp_path: Path, **overrides: Any) -> AsyncIterator[World]:
+    """An emulator with the staff chat, and the bot running against it."""
+    async with TelegramEmulator() as emulator:
+        client = emulator.client
+        await client.create_chat(STAFF_CHAT, "City staff", "supergroup")
+        settings = make_settings(emulator.url, tmp_path / "data", **overrides)
+        async with running_bot(settings):
+            yield World(emulator, client, settings, StaffMember(client, OFFICIAL), StaffMember(client, ADMIN))
+
+
+class BotProcess:
+    """The bot as a separate `python -m bot` process, to be killed and restarted."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "STAFF_", "ADMIN_"))},
+            "TELEGRAM_TOKEN": TOKEN,
+            "TELEGRAM_API_URL": settings.telegram_api_url,
+            "STAFF_CHAT_ID": str(settings.staff_chat_id),
+            "ADMIN_IDS": ",".join(str(i) for i in settings.admin_ids),
+            "DATA_DIR": str(settings.data_dir),
+            "STAFF_LANGUAGE": settings.staff_language,
+            "ALBUM_WAIT_SECONDS": str(settings.album_wait_seconds),
+        }
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bot"], cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+
+    def kill(self) -> None:
+        """SIGKILL: no clean-up, no goodbye."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self) -> int:
+        """SIGTERM and wait for a clean exit."""
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(15)
