@@ -178,7 +178,9 @@ class ResidentDialog:
                 return [Reply(text, menu_buttons(_))]
             case NewReport():
                 if await self._storage.get_draft(ref) is not None:
-                    return [await self._with_question(profile, _("You have an unfinished report; let us continue it."), _)]
+                    return [
+                        await self._with_question(profile, _("You have an unfinished report; let us continue it."), _)
+                    ]
                 return await self._advance(profile, Draft(), _)
             case Text(text=text):
                 return await self._on_text(profile, text, _)

@@ -1,4 +1,4 @@
-"""The whole loop on Telegram: a resident's report reaches the staff chat, the answer and the "after" photo come back."""
+"""The whole loop on Telegram: a report reaches the staff chat; the answer and the "after" photo come back."""
 
 from __future__ import annotations
 
@@ -187,5 +187,7 @@ async def test_resolve_without_photo_is_confirmed_first(tmp_path: Path) -> None:
         [note] = await resident.wait(since_resident)
         assert "is resolved" in text_of(note) and "Bench replaced" in text_of(note)
         # The same question pressed again does nothing more.
-        await w.client.inject_callback_query(w.official.user, STAFF_CHAT, question["message_id"], buttons(question)["Resolve without photo"])
+        await w.client.inject_callback_query(
+            w.official.user, STAFF_CHAT, question["message_id"], buttons(question)["Resolve without photo"]
+        )
         assert len(await resident.quiet(since_resident)) == 1

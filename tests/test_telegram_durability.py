@@ -1,0 +1,132 @@
+"""Nothing lost: reports and answers get through restarts, kills, 429s, outages and blocked users."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from tests.harness import (
+    OFFICIAL,
+    STAFF_CHAT,
+    BotProcess,
+    Resident,
+    StaffMember,
+    make_settings,
+    photo_bytes,
+    running_bot,
+    text_of,
+    world,
+)
+from tests.tg_emulator import TelegramEmulator
+
+
+async def _file_report(resident: Resident, description: str, photo_seed: int = 7) -> dict:
+    question = await resident.say("/new")
+    [question] = await resident.press(question, "Roads")
+    await resident.say(description)
+    await resident.say("Sadovaya 12")
+    return await resident.say(photo=photo_bytes(photo_seed))
+
+
+async def test_killed_between_confirmation_and_posting_posts_once_after_restart(tmp_path: Path) -> None:
+    async with TelegramEmulator() as emulator:
+        client = emulator.client
+        await client.create_chat(STAFF_CHAT, "City staff", "supergroup")
+        settings = make_settings(emulator.url, tmp_path / "data")
+        process = BotProcess(settings)
+        process.start()
+        try:
+            resident = Resident(client, {"id": 901, "first_name": "Olga", "language_code": "en"})
+            official = StaffMember(client, OFFICIAL)
+            summary = await _file_report(resident, "Manhole without a cover")
+            # Telegram is down for the staff chat: the card cannot be posted yet.
+            await client.set_outage(STAFF_CHAT, True)
+            [confirmation] = await resident.press(summary, "Send")
+            assert "#1" in text_of(confirmation)
+            for _ in range(100):
+                if any(c["chat_id"] == STAFF_CHAT and c["status"] == 500 for c in await client.calls("sendPhoto")):
+                    break
+                await asyncio.sleep(0.05)
+            else:
+                raise AssertionError("the bot never tried to post the card")
+            process.kill()
+            await client.set_outage(STAFF_CHAT, False)
+            assert await official.inbox() == []
+
+            since = await client.last_seq()
+            process.start()
+            [card] = await official.wait(since)
+            assert "Report #1" in text_of(card) and "Manhole without a cover" in text_of(card)
+            await asyncio.sleep(1.5)
+            cards = [m for m in await official.inbox() if "Report #" in text_of(m)]
+            assert len(cards) == 1
+            confirmations = [m for m in await resident.inbox() if "is sent to the officials" in text_of(m)]
+            assert len(confirmations) == 1
+
+            # The official answers while the bot is down: after the restart the answer still arrives.
+            since = await resident.mark()
+            await official.reply(card, "A crew is on the way")
+            process.kill()
+            process.start()
+            [answer] = await resident.wait(since)
+            assert "A crew is on the way" in text_of(answer)
+        finally:
+            process.stop()
+
+
+async def test_draft_survives_a_restart(tmp_path: Path) -> None:
+    async with TelegramEmulator() as emulator:
+        client = emulator.client
+        await client.create_chat(STAFF_CHAT, "City staff", "supergroup")
+        settings = make_settings(emulator.url, tmp_path / "data")
+        resident = Resident(client, {"id": 902, "first_name": "Petr", "language_code": "en"})
+        async with running_bot(settings):
+            question = await resident.say("/new")
+            await resident.press(question, "Roads")
+            await resident.say("Cracked asphalt along the tram line")
+        async with running_bot(settings):
+            question = await resident.say("/new")
+            assert "unfinished report" in text_of(question) and "Where is it?" in text_of(question)
+            await resident.say("Tram stop Pobedy")
+            summary = await resident.say(photo=photo_bytes(8))
+            assert "Cracked asphalt along the tram line" in text_of(summary)
+
+
+async def test_429_is_honoured_and_the_card_posted_once(tmp_path: Path) -> None:
+    async with world(tmp_path) as w:
+        resident = w.resident(903)
+        summary = await _file_report(resident, "Traffic light is dark")
+        await w.client.fail("sendPhoto", 429, retry_after=1, chat_id=STAFF_CHAT, count=2)
+        since = await w.official.mark()
+        await resident.press(summary, "Send")
+        [_card] = await w.official.wait(since)
+        calls = [c for c in await w.client.calls("sendPhoto") if c["chat_id"] == STAFF_CHAT]
+        assert [c["status"] for c in calls] == [429, 429, 200]
+        await asyncio.sleep(0.5)
+        assert len([m for m in await w.official.inbox() if "Report #" in text_of(m)]) == 1
+
+
+async def test_server_errors_are_retried(tmp_path: Path) -> None:
+    async with world(tmp_path) as w:
+        resident = w.resident(904)
+        summary = await _file_report(resident, "Bus shelter glass broken")
+        await w.client.fail("sendPhoto", 502, chat_id=STAFF_CHAT, count=1)
+        since = await w.official.mark()
+        await resident.press(summary, "Send")
+        [card] = await w.official.wait(since)
+        assert "Bus shelter glass broken" in text_of(card)
+
+
+async def test_blocked_resident_is_recorded_and_officials_told(tmp_path: Path) -> None:
+    async with world(tmp_path) as w:
+        resident = w.resident(905)
+        summary = await _file_report(resident, "Fallen tree blocks the yard")
+        since = await w.official.mark()
+        await resident.press(summary, "Send")
+        [card] = await w.official.wait(since)
+        await w.client.block_user(resident.id)
+        [_ack, notice] = await w.official.reply(card, "We will remove it tomorrow", count=2)
+        assert "Could not deliver a message about report #1" in text_of(notice)
+        assert "blocked" in text_of(notice)
+        [history] = await w.official.reply(card, "/history")
+        assert "message not delivered" in text_of(history)
