@@ -23,7 +23,8 @@ def main() -> int:
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    # aiogram logs every update at INFO with ids only; keep it, it carries no personal data.
+    # aiogram logs updates at INFO with ids only; vkbottle logs request bodies (residents' texts) at DEBUG.
+    logging.getLogger("vkbottle").setLevel(max(logging.INFO, logging.getLogger().level))
     from aiogram.exceptions import TelegramUnauthorizedError
 
     from bot.app import install_signal_handlers, run

@@ -16,7 +16,7 @@ from aiogram.enums import ParseMode
 from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats, LinkPreviewOptions
 
 from bot.config import CoreConfig, utc_now
-from bot.delivery import DeliveryWorker
+from bot.delivery import DeliveryWorker, Sender
 from bot.i18n import Locales
 from bot.models import Messenger
 from bot.photos import PhotoArchive
@@ -24,6 +24,8 @@ from bot.reception import Reception
 from bot.settings import Settings
 from handlers.telegram import build_dispatcher
 from handlers.telegram.sender import TelegramSender
+from handlers.vk import VkAdapter, VkSender
+from handlers.vk import make_api as make_vk_api
 from storage.sqlite import SqliteStorage
 
 log = logging.getLogger(__name__)
@@ -72,9 +74,15 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
     )
     reception = Reception.build(storage, locales, archive, config, settings.default_answer_hours)
     bot = make_bot(settings)
+    senders: dict[Messenger, Sender] = {Messenger.TELEGRAM: TelegramSender(bot, archive)}
+    vk = None
+    if settings.vk_token is not None and settings.vk_group_id is not None:
+        vk_api = make_vk_api(settings.vk_token, settings.vk_api_url)
+        senders[Messenger.VK] = VkSender(vk_api, archive)
+        vk = VkAdapter(reception, vk_api, settings.vk_group_id, settings.data_dir)
     worker = DeliveryWorker(
         storage,
-        {Messenger.TELEGRAM: TelegramSender(bot, archive)},
+        senders,
         clock=utc_now,
         staff_chat_id=settings.staff_chat_id,
         staff_gettext=locales.get(settings.staff_language),
@@ -90,11 +98,16 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
         polling = asyncio.create_task(
             dp.start_polling(bot, handle_signals=False, close_bot_session=False), name="polling"
         )
+        tasks = [polling, worker_task]
+        if vk is not None:
+            tasks.append(asyncio.create_task(vk.run(stop), name="vk"))
         await stop.wait()
         await dp.stop_polling()
-        await asyncio.gather(polling, worker_task, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
     finally:
         await bot.session.close()
+        if vk is not None:
+            await vk_api.http_client.close()
         await storage.close()
 
 

@@ -252,6 +252,8 @@ class ResidentDialog:
             if error := self._check(caption.strip(), DESCRIPTION_MAX, _):
                 return [Reply(error)]
             draft.description = caption.strip()
+            if draft.awaiting is Piece.DESCRIPTION:
+                draft.awaiting = None
         notes: list[Reply] = []
         room = ALBUM_LIMIT - len(draft.photos)
         fresh = [d for d in digests if d not in draft.photos]

@@ -9,6 +9,7 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 TELEGRAM_API_DEFAULT = "https://api.telegram.org"
+VK_API_DEFAULT = "https://api.vk.ru"
 
 
 class Settings(BaseSettings):
@@ -20,6 +21,9 @@ class Settings(BaseSettings):
     telegram_api_url: str = TELEGRAM_API_DEFAULT
     staff_chat_id: int | None = None
     admin_ids: Annotated[frozenset[int], NoDecode] = frozenset()
+    vk_token: str | None = None
+    vk_group_id: int | None = Field(default=None, gt=0)
+    vk_api_url: str = VK_API_DEFAULT
     data_dir: Path = Path("./data")
     staff_language: str = "ru"
     timezone: str = "Europe/Moscow"
@@ -38,7 +42,7 @@ class Settings(BaseSettings):
             return frozenset({value})
         return value
 
-    @field_validator("telegram_api_url")
+    @field_validator("telegram_api_url", "vk_api_url")
     @classmethod
     def _strip_slash(cls, value: str) -> str:
         if not value.startswith(("http://", "https://")):
@@ -71,7 +75,14 @@ class Settings(BaseSettings):
             raise ValueError("TELEGRAM_TOKEN looks wrong: expected the form 123456:ABC... from @BotFather")
         if self.staff_chat_id is None:
             raise ValueError("STAFF_CHAT_ID is required: the Telegram group where officials work")
+        if self.vk_token is not None and self.vk_group_id is None:
+            raise ValueError("VK_GROUP_ID is required with VK_TOKEN: the id of the community (a positive number)")
         return self
+
+    @property
+    def vk_enabled(self) -> bool:
+        """Whether residents are served on VK too."""
+        return self.vk_token is not None
 
     @property
     def database_path(self) -> Path:

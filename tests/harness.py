@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -19,7 +20,7 @@ from typing import Any
 from bot.app import run
 from bot.settings import Settings
 from tests.tg_emulator import EmulatorClient, TelegramEmulator
-from tests.vk_emulator import make_png
+from tests.vk_emulator import VkEmulator, VkEmulatorClient, make_png
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "123456:TEST-TOKEN"
@@ -28,6 +29,8 @@ STAFF_CHAT = -1001000000001
 ADMIN = {"id": 900, "first_name": "Anna", "last_name": "Admin", "language_code": "en"}
 OFFICIAL = {"id": 800, "first_name": "Oleg", "last_name": "Official", "language_code": "ru"}
 WAIT = 10.0
+VK_GROUP = 7001
+VK_TOKEN = "vk-test-token"
 SENDS = ["sendMessage", "sendPhoto", "sendMediaGroup"]
 
 
@@ -161,15 +164,72 @@ def make_settings(url: str, data_dir: Path, **overrides: Any) -> Settings:
     return Settings(_env_file=None, **values)
 
 
+class VkResident:
+    """A resident writing to the city's VK community."""
+
+    def __init__(self, client: VkEmulatorClient, user_id: int, language: str = "en", callbacks: bool = True) -> None:
+        self.client = client
+        self.id = user_id
+        self.user = {"id": user_id, "first_name": "Vasily", "last_name": "Sidorov"}
+        actions = ["text", "location", "open_link"] + (["callback"] if callbacks else [])
+        self.client_info = {
+            "button_actions": actions,
+            "keyboard": True,
+            "inline_keyboard": callbacks,
+            "lang_id": 3 if language == "en" else 0,
+        }
+
+    async def mark(self) -> int:
+        return await self.client.last_seq()
+
+    async def wait(self, since: int, count: int = 1) -> list[dict[str, Any]]:
+        return await self.client.wait_sent(peer_id=self.id, count=count, since=since, timeout=WAIT)
+
+    async def inbox(self, since: int = 0) -> list[dict[str, Any]]:
+        return await self.client.sent(peer_id=self.id, since=since)
+
+    async def send(self, text: str = "", count: int = 1, **kwargs: Any) -> list[dict[str, Any]]:
+        """Write to the community and return the bot's `count` replies."""
+        since = await self.mark()
+        await self.client.send_message(self.user, text, client_info=self.client_info, **kwargs)
+        return await self.wait(since, count) if count else []
+
+    async def say(self, text: str = "", **kwargs: Any) -> dict[str, Any]:
+        return (await self.send(text, **kwargs))[-1]
+
+    async def press(self, item: dict[str, Any], label: str, count: int = 1) -> list[dict[str, Any]]:
+        """Press a keyboard button: a callback button sends message_event, a text button a message."""
+        for row in (item.get("keyboard") or {}).get("buttons", []):
+            for button in row:
+                action = button["action"]
+                if action.get("label") != label:
+                    continue
+                since = await self.mark()
+                if action["type"] == "callback":
+                    await self.client.press_callback(self.user, json.loads(action["payload"]))
+                else:
+                    await self.client.send_message(
+                        self.user, label, payload=action["payload"], client_info=self.client_info
+                    )
+                return await self.wait(since, count) if count else []
+        raise KeyError(f"no button {label!r} in {item.get('keyboard')}")
+
+
+def vk_labels(item: dict[str, Any]) -> list[str]:
+    """The labels of a VK message's keyboard."""
+    return [b["action"]["label"] for row in (item.get("keyboard") or {}).get("buttons", []) for b in row]
+
+
 @dataclass
 class World:
-    """The emulator, the bot and the people."""
+    """The emulators, the bot and the people."""
 
     emulator: TelegramEmulator
     client: EmulatorClient
     settings: Settings
     official: StaffMember
     admin: StaffMember
+    vk: VkEmulator | None = None
 
     def resident(self, user_id: int, language: str = "en", first_name: str = "Ivan") -> Resident:
         """A new resident with this id and language."""
@@ -190,14 +250,25 @@ async def running_bot(settings: Settings) -> AsyncIterator[None]:
 
 
 @contextlib.asynccontextmanager
-async def world(tmp_path: Path, **overrides: Any) -> AsyncIterator[World]:
-    """An emulator with the staff chat, and the bot running against it."""
-    async with TelegramEmulator() as emulator:
+async def world(tmp_path: Path, vk: bool = False, **overrides: Any) -> AsyncIterator[World]:
+    """An emulator with the staff chat (and a VK community if asked), and the bot running against them."""
+    async with TelegramEmulator() as emulator, VkEmulator(group_id=VK_GROUP, token=VK_TOKEN) as vk_emulator:
         client = emulator.client
         await client.create_chat(STAFF_CHAT, "City staff", "supergroup")
+        if vk:
+            overrides = {"vk_token": VK_TOKEN, "vk_group_id": VK_GROUP, "vk_api_url": vk_emulator.url, **overrides}
         settings = make_settings(emulator.url, tmp_path / "data", **overrides)
         async with running_bot(settings):
-            yield World(emulator, client, settings, StaffMember(client, OFFICIAL), StaffMember(client, ADMIN))
+            if vk:
+                await vk_emulator.client.wait_polling()
+            yield World(
+                emulator,
+                client,
+                settings,
+                StaffMember(client, OFFICIAL),
+                StaffMember(client, ADMIN),
+                vk_emulator if vk else None,
+            )
 
 
 class BotProcess:

@@ -191,3 +191,17 @@ async def test_resolve_without_photo_is_confirmed_first(tmp_path: Path) -> None:
             w.official.user, STAFF_CHAT, question["message_id"], buttons(question)["Resolve without photo"]
         )
         assert len(await resident.quiet(since_resident)) == 1
+
+
+async def test_captioned_photo_answers_the_description_question(tmp_path: Path) -> None:
+    async with world(tmp_path) as w:
+        resident = w.resident(505)
+        [question] = await resident.press(await resident.say("/new"), "Roads")
+        assert "Describe the problem" in text_of(question)
+        question = await resident.say(photo=photo_bytes(6), caption="Sinkhole in the middle of the lane")
+        assert "Where is it?" in text_of(question)
+        # An address given when the bot asked for it; then the summary holds all the pieces.
+        summary = await resident.say(
+            venue={"location": {"latitude": 55.7, "longitude": 37.6}, "title": "Lenina 3", "address": "Moscow"}
+        )
+        assert "Lenina 3, Moscow" in text_of(summary) and "Photos: 1" in text_of(summary)

@@ -1,0 +1,173 @@
+"""The VK adapter: Bots Long Poll updates into the core, the core's replies back as VK messages."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+from collections import OrderedDict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from vkbottle import API, VKAPIError
+from vkbottle.polling import BotPolling
+
+from bot import dialog
+from bot.i18n import DEFAULT_LANGUAGE
+from bot.models import Messenger, Reply, ResidentProfile, ResidentRef
+from bot.reception import Reception
+from handlers.vk.keyboards import ClientCaps, keyboard
+from handlers.vk.text import plain
+from handlers.vk.updates import IncomingMessage, IncomingPress, parse_message_event, parse_message_new
+
+log = logging.getLogger(__name__)
+
+NAME_CACHE_SIZE = 10_000
+SNACKBAR_LIMIT = 90
+PHOTO_LIMIT = 20 * 1024 * 1024
+
+
+class _Polling(BotPolling):
+    """vkbottle's long poll, keeping its position under DATA_DIR so a restart picks up missed events."""
+
+    def __init__(self, api: API, group_id: int, state_dir: Path) -> None:
+        super().__init__(api=api, group_id=group_id, wait=25, skip_old_events=False)
+        self._state_dir = state_dir
+
+    @property
+    def ts_state_path(self) -> Path:
+        return self._state_dir / f"vk-longpoll-{self.group_id}.json"
+
+
+class VkAdapter:
+    """Serves residents who write to the city's VK community."""
+
+    def __init__(self, reception: Reception, api: API, group_id: int, state_dir: Path) -> None:
+        self._reception = reception
+        self._api = api
+        self._group_id = group_id
+        self._state_dir = state_dir
+        self._tasks: set[asyncio.Task[None]] = set()
+        # Names and languages seen lately: a cache to spare users.get, never the only copy of anything.
+        self._profiles: OrderedDict[int, ResidentProfile] = OrderedDict()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Listen to the long poll until `stop` is set; each update is handled in its own task."""
+        self._state_dir.mkdir(parents=True, exist_ok=True)
+        polling = _Polling(self._api, self._group_id, self._state_dir)
+        listener = asyncio.create_task(self._listen(polling))
+        # A long poll waits up to 25 s for VK; on stop we cancel it rather than wait it out.
+        await stop.wait()
+        polling.stop()
+        listener.cancel()
+        await asyncio.gather(listener, return_exceptions=True)
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _listen(self, polling: BotPolling) -> None:
+        while True:
+            try:
+                async for event in polling.listen():
+                    for update in event.get("updates") or []:
+                        self._spawn(update)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("VK long poll failed (%s); reconnecting", type(exc).__name__)
+                await asyncio.sleep(1)
+
+    def _spawn(self, update: Any) -> None:
+        task = asyncio.create_task(self.handle(update))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def handle(self, update: Any) -> None:
+        """Handle one long-poll update; errors are logged (without content) and never stop the loop."""
+        if not isinstance(update, dict):
+            return
+        try:
+            if update.get("type") == "message_new":
+                incoming = parse_message_new(update.get("object"))
+                if incoming is not None:
+                    await self._on_message(incoming)
+            elif update.get("type") == "message_event":
+                press = parse_message_event(update.get("object"))
+                if press is not None:
+                    await self._on_press(press)
+        except Exception:
+            log.exception("VK update %s failed", update.get("event_id"))
+
+    async def _profile(self, user_id: int, language: str | None) -> ResidentProfile:
+        cached = self._profiles.get(user_id)
+        if cached is None:
+            ref = ResidentRef(Messenger.VK, user_id)
+            stored = await self._reception.storage.get_resident(ref)
+            cached = stored or ResidentProfile(ref, await self._name(user_id), DEFAULT_LANGUAGE)
+        if language is not None and language != cached.language:
+            cached = ResidentProfile(cached.ref, cached.display_name, language)
+        self._profiles[user_id] = cached
+        self._profiles.move_to_end(user_id)
+        while len(self._profiles) > NAME_CACHE_SIZE:
+            self._profiles.popitem(last=False)
+        return cached
+
+    async def _name(self, user_id: int) -> str:
+        try:
+            response = await self._api.request("users.get", {"user_ids": user_id})
+            user = response["response"][0]
+            name = " ".join(str(user.get(k) or "") for k in ("first_name", "last_name")).strip()
+        except (VKAPIError, KeyError, IndexError, TypeError):
+            name = ""
+        return " ".join(name.split())[:128] or f"id{user_id}"
+
+    async def _on_message(self, incoming: IncomingMessage) -> None:
+        profile = await self._profile(incoming.user_id, incoming.language)
+        event = incoming.event
+        if event is None:
+            event = await self._photos(incoming)
+        replies = await self._reception.dialog.handle(profile, event)
+        await self.send_replies(incoming.user_id, replies, incoming.caps)
+
+    async def _photos(self, incoming: IncomingMessage) -> dialog.ResidentInput:
+        try:
+            blobs = await asyncio.gather(*(self._api.http_client.request_content(u) for u in incoming.photo_urls))
+            if any(len(b) > PHOTO_LIMIT or not b for b in blobs):
+                return dialog.Failed()
+            digests = tuple([await self._reception.archive.put(b) for b in blobs])
+        except Exception as exc:
+            log.warning("VK photo download failed: %s", type(exc).__name__)
+            return dialog.Failed()
+        return dialog.Photos(digests, incoming.caption)
+
+    async def _on_press(self, press: IncomingPress) -> None:
+        profile = await self._profile(press.user_id, None)
+        replies = await self._reception.dialog.handle(profile, dialog.Press(press.action))
+        alerts = [r for r in replies if r.alert]
+        answer: dict[str, Any] = {"event_id": press.event_id, "user_id": press.user_id, "peer_id": press.user_id}
+        if alerts:
+            snackbar = {"type": "show_snackbar", "text": plain(alerts[0].text)[:SNACKBAR_LIMIT]}
+            answer["event_data"] = json.dumps(snackbar, ensure_ascii=False)
+        try:
+            await self._api.request("messages.sendMessageEventAnswer", answer)
+        except VKAPIError as exc:
+            log.info("VK event answer refused: %s", exc.code)
+        await self.send_replies(press.user_id, [r for r in replies if not r.alert], ClientCaps(True, True))
+
+    async def send_replies(self, peer_id: int, replies: Sequence[Reply], caps: ClientCaps) -> None:
+        """Show the core's replies; a failed live reply is logged, the resident can simply ask again."""
+        for reply in replies:
+            params: dict[str, Any] = {
+                "peer_id": peer_id,
+                "random_id": secrets.randbits(31) or 1,
+                "message": plain(reply.text),
+            }
+            markup = keyboard(reply.buttons, caps)
+            if markup is not None:
+                params["keyboard"] = markup
+            try:
+                await self._api.request("messages.send", params)
+            except VKAPIError as exc:
+                log.warning("VK reply refused: %s", exc.code)
+                return
