@@ -15,6 +15,7 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats, LinkPreviewOptions
 
+from bot.budgets import BudgetConfig, SendBudgets
 from bot.config import CoreConfig, utc_now
 from bot.delivery import DeliveryWorker, Sender
 from bot.i18n import Locales
@@ -86,6 +87,14 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
         clock=utc_now,
         staff_chat_id=settings.staff_chat_id,
         staff_gettext=locales.get(settings.staff_language),
+        budgets=SendBudgets(
+            BudgetConfig(
+                telegram_group_per_minute=settings.telegram_group_per_minute,
+                telegram_private_per_second=settings.telegram_private_per_second,
+                telegram_global_per_second=settings.telegram_global_per_second,
+                vk_per_second=settings.vk_per_second,
+            )
+        ),
     )
     reception.on_enqueue(worker.wake)
     dp = build_dispatcher(reception, settings.album_wait_seconds)

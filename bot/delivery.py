@@ -8,10 +8,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections.abc import Mapping
-from datetime import timedelta
-from typing import Protocol
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
 
+from bot.budgets import SendBudgets
 from bot.config import Clock
 from bot.formatting import esc
 from bot.i18n import Gettext
@@ -48,8 +51,27 @@ def backoff(attempts: int) -> float:
     return base * random.uniform(0.5, 1.0)
 
 
+@dataclass
+class DeliveryStats:
+    """What the worker did since it started (for logs and benchmarks)."""
+
+    sent: int = 0
+    retried: int = 0
+    rate_limited: int = 0
+    failed: int = 0
+
+
+def cost_of(message: OutboxMessage) -> int:
+    """How many messages the platform counts for this one: each photo of an album is one."""
+    if message.kind is OutboxKind.ALBUM:
+        return len(message.photos)
+    if message.messenger is Messenger.VK:
+        return 1 + 2 * len(message.photos)  # VK counts API calls: upload server + save per photo, then send
+    return 1
+
+
 class DeliveryWorker:
-    """Sends due outbox messages, each chat in order, several chats at once."""
+    """Sends due outbox messages: each chat strictly in order, many chats at once, within the send budgets."""
 
     def __init__(
         self,
@@ -58,86 +80,120 @@ class DeliveryWorker:
         clock: Clock,
         staff_chat_id: int,
         staff_gettext: Gettext,
-        concurrency: int = 8,
+        budgets: SendBudgets | None = None,
+        concurrency: int = 16,
     ) -> None:
         self._storage = storage
         self._senders = senders
         self._clock = clock
         self._staff_chat_id = staff_chat_id
         self._staff_ = staff_gettext
+        self._budgets = budgets
         self._concurrency = concurrency
         self._wake = asyncio.Event()
+        self._next_retry: float | None = None
+        self._sending: set[tuple[Messenger, int]] = set()
+        self.stats = DeliveryStats()
 
     def wake(self) -> None:
         """Something was queued: look at the outbox now rather than at the next poll."""
         self._wake.set()
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """Deliver until `stop` is set."""
+    async def run(self, stop: asyncio.Event, grace: float = 5.0) -> None:
+        """Deliver until `stop` is set; sends under way get `grace` seconds to finish, the rest stay queued."""
+        inflight: dict[tuple[Messenger, int], asyncio.Task[None]] = {}
         while not stop.is_set():
+            self._wake.clear()
             try:
-                sent = await self.run_once()
+                await self._start_due(inflight)
             except Exception:
                 log.exception("delivery loop failed; retrying")
-                sent = 0
-            if sent:
-                continue
-            await self._sleep(stop)
+            await self._idle(inflight, stop)
+            for key in [k for k, t in inflight.items() if t.done()]:
+                inflight.pop(key)
+        # Messages still waiting for their budget stay queued; sends under way may finish.
+        for key, task in inflight.items():
+            if key not in self._sending:
+                task.cancel()
+        if inflight:
+            _done, pending = await asyncio.wait(inflight.values(), timeout=grace)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
 
-    async def _sleep(self, stop: asyncio.Event) -> None:
-        due = await self._storage.next_due_at()
-        delay = IDLE_POLL_SECONDS
-        if due is not None:
-            delay = max(0.0, min(delay, (due - self._clock()).total_seconds()))
-        self._wake.clear()
-        waiters = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
+    async def _start_due(self, inflight: dict[tuple[Messenger, int], asyncio.Task[None]]) -> None:
+        free = self._concurrency - len(inflight)
+        if free <= 0:
+            return
+        # In-flight chats' heads come back too (still pending); ask for enough to fill the free slots anyway.
+        for message in await self._storage.claim_due(self._clock(), free + len(inflight)):
+            key = (message.messenger, message.chat_id)
+            if key in inflight:
+                continue
+            inflight[key] = asyncio.create_task(self._deliver(message))
+            free -= 1
+            if free == 0:
+                return
+
+    async def _idle(self, inflight: dict[tuple[Messenger, int], asyncio.Task[None]], stop: asyncio.Event) -> None:
+        timeout = IDLE_POLL_SECONDS
+        if self._next_retry is not None:
+            timeout = max(0.0, min(timeout, self._next_retry - time.monotonic()))
+            self._next_retry = None
+        waiters: list[asyncio.Future[Any]] = [
+            asyncio.ensure_future(self._wake.wait()),
+            asyncio.ensure_future(stop.wait()),
+            *inflight.values(),
+        ]
         try:
-            await asyncio.wait(waiters, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            for w in waiters:
+            for w in waiters[:2]:
                 w.cancel()
 
-    async def run_once(self) -> int:
-        """Send one round of due messages (the head of each chat); return how many were handled."""
-        batch = await self._storage.claim_due(self._clock(), self._concurrency * 4)
-        if not batch:
-            return 0
-        gate = asyncio.Semaphore(self._concurrency)
-
-        async def one(message: OutboxMessage) -> None:
-            async with gate:
-                await self._deliver(message)
-
-        await asyncio.gather(*(one(m) for m in batch))
-        return len(batch)
+    def _retry_at(self, message: OutboxMessage, seconds: float) -> datetime:
+        soon = time.monotonic() + seconds
+        if self._next_retry is None or soon < self._next_retry:
+            self._next_retry = soon
+        return self._clock() + timedelta(seconds=seconds)
 
     async def _deliver(self, message: OutboxMessage) -> None:
         sender = self._senders.get(message.messenger)
-        now = self._clock()
         if sender is None:
             # A messenger not configured now (e.g. VK token removed): keep it for when it returns.
-            await self._storage.mark_retry(message, now + timedelta(seconds=MAX_BACKOFF_SECONDS), "no sender")
+            await self._storage.mark_retry(message, self._retry_at(message, MAX_BACKOFF_SECONDS), "no sender")
             return
+        if self._budgets is not None:
+            await self._budgets.acquire(message.messenger, message.chat_id, cost_of(message))
+        key = (message.messenger, message.chat_id)
+        self._sending.add(key)
         try:
             ids = await sender.send(message)
         except RetryLater as exc:
-            await self._storage.mark_retry(message, now + timedelta(seconds=exc.seconds), str(exc))
+            self.stats.rate_limited += 1
+            await self._storage.mark_retry(message, self._retry_at(message, exc.seconds), str(exc))
         except Undeliverable as exc:
             await self._refused(message, str(exc))
         except asyncio.CancelledError:
             raise
         except Exception as exc:
+            self.stats.retried += 1
             log.warning("outbox %s: attempt %d failed: %s", message.id, message.attempts + 1, type(exc).__name__)
-            await self._storage.mark_retry(message, now + timedelta(seconds=backoff(message.attempts)), repr(exc))
+            delay = backoff(message.attempts)
+            await self._storage.mark_retry(message, self._retry_at(message, delay), repr(exc)[:300])
         else:
+            self.stats.sent += 1
             await self._storage.mark_sent(message, ids)
+            self.wake()
+        finally:
+            self._sending.discard(key)
 
     async def _refused(self, message: OutboxMessage, reason: str) -> None:
         now = self._clock()
         if self._is_staff_chat(message):
             # The staff chat is ours: a refusal there is a configuration error to fix, never a lost report.
             log.error("staff chat refuses messages (%s); check STAFF_CHAT_ID and the bot's rights", reason)
-            await self._storage.mark_retry(message, now + timedelta(seconds=MAX_BACKOFF_SECONDS), reason)
+            await self._storage.mark_retry(message, self._retry_at(message, MAX_BACKOFF_SECONDS), reason)
             return
         notices = []
         if message.report_id is not None:
@@ -155,6 +211,7 @@ class DeliveryWorker:
                     priority=PRIORITY_STAFF,
                 )
             )
+        self.stats.failed += 1
         log.warning("outbox %s refused for good", message.id)
         await self._storage.mark_failed(message, reason, now, notices)
         self.wake()

@@ -30,6 +30,11 @@ class Settings(BaseSettings):
     default_answer_hours: int = Field(default=24, ge=1, le=24 * 60)
     album_wait_seconds: float = Field(default=0.8, gt=0, le=10)
     log_level: str = "INFO"
+    # Send budgets (0 switches one off); Telegram's and VK's published limits by default.
+    telegram_group_per_minute: int = Field(default=20, ge=0)
+    telegram_private_per_second: int = Field(default=1, ge=0)
+    telegram_global_per_second: int = Field(default=30, ge=0)
+    vk_per_second: int = Field(default=20, ge=0)
 
     @field_validator("admin_ids", mode="before")
     @classmethod

@@ -1,0 +1,125 @@
+"""Send budgets that follow the messengers' published limits, so a surge is paced instead of answered with 429s.
+
+Each budget is a sliding-window log: at most `limit` messages in any `window` seconds. Unlike a token bucket it
+never lets a burst plus the refill exceed what a sliding-window counter on the platform's side allows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bot.models import Messenger
+
+SWEEP_EVERY = 1000
+# The platform counts a message when it arrives, a moment after we counted it; keep a little clear of the edge.
+MARGIN_FRACTION = 0.01
+MARGIN_SECONDS = 0.005
+
+
+class SlidingWindow:
+    """Times of the messages sent in the last `window` seconds."""
+
+    __slots__ = ("limit", "sent", "window")
+
+    def __init__(self, limit: int, window: float) -> None:
+        self.limit = limit
+        self.window = window
+        self.sent: deque[float] = deque()
+
+    def wait_time(self, now: float, cost: int) -> float:
+        """Seconds until `cost` more messages fit; 0 when they fit now (always, for a limit of 0: no budget)."""
+        if self.limit <= 0:
+            return 0.0
+        while self.sent and self.sent[0] <= now - self.window * (1 + MARGIN_FRACTION) - MARGIN_SECONDS:
+            self.sent.popleft()
+        # A batch larger than the whole budget (a 10-photo album into a 1-per-second chat) waits for an empty window.
+        need = min(cost, self.limit)
+        if len(self.sent) + need <= self.limit:
+            return 0.0
+        edge = self.sent[len(self.sent) + need - self.limit - 1] + self.window - now
+        return edge + self.window * MARGIN_FRACTION + MARGIN_SECONDS
+
+    def record(self, now: float, cost: int) -> None:
+        """Count `cost` messages sent at `now`."""
+        if self.limit > 0:
+            self.sent.extend([now] * cost)
+
+    @property
+    def idle(self) -> bool:
+        """Nothing in the window (safe to forget)."""
+        return not self.sent
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetConfig:
+    """The limits, per messenger: Telegram's published ones by default; 0 switches a budget off."""
+
+    telegram_group_per_minute: int = 20
+    telegram_private_per_second: int = 1
+    telegram_global_per_second: int = 30
+    vk_per_second: int = 20
+
+
+class SendBudgets:
+    """Per-chat and global budgets; `acquire` waits until a message may go out and counts it."""
+
+    def __init__(self, config: BudgetConfig, clock: Callable[[], float] = time.monotonic) -> None:
+        self._config = config
+        self._clock = clock
+        self._global = {
+            Messenger.TELEGRAM: SlidingWindow(config.telegram_global_per_second, 1.0),
+            Messenger.VK: SlidingWindow(config.vk_per_second, 1.0),
+        }
+        self._chats: dict[tuple[Messenger, int], SlidingWindow] = {}
+        self._acquired = 0
+
+    def _chat(self, messenger: Messenger, chat_id: int) -> SlidingWindow | None:
+        if messenger is not Messenger.TELEGRAM:
+            return None  # VK publishes one limit per community, not per chat
+        key = (messenger, chat_id)
+        window = self._chats.get(key)
+        if window is None:
+            if chat_id < 0:
+                window = SlidingWindow(self._config.telegram_group_per_minute, 60.0)
+            else:
+                window = SlidingWindow(self._config.telegram_private_per_second, 1.0)
+            self._chats[key] = window
+        return window
+
+    def wait_time(self, messenger: Messenger, chat_id: int, cost: int = 1) -> float:
+        """Seconds until a message of `cost` may go to this chat (0 when it may go now)."""
+        now = self._clock()
+        chat = self._chat(messenger, chat_id)
+        waits = [self._global[messenger].wait_time(now, cost)]
+        if chat is not None:
+            waits.append(chat.wait_time(now, cost))
+        return max(waits)
+
+    async def acquire(self, messenger: Messenger, chat_id: int, cost: int = 1) -> float:
+        """Wait for the budgets and count the message; returns how long it waited."""
+        waited = 0.0
+        while (delay := self.wait_time(messenger, chat_id, cost)) > 0:
+            await asyncio.sleep(delay)
+            waited += delay
+        now = self._clock()
+        self._global[messenger].record(now, cost)
+        chat = self._chat(messenger, chat_id)
+        if chat is not None:
+            chat.record(now, cost)
+        self._acquired += 1
+        if self._acquired % SWEEP_EVERY == 0:
+            self._sweep(now)
+        return waited
+
+    def _sweep(self, now: float) -> None:
+        for key, window in list(self._chats.items()):
+            window.wait_time(now, 0)
+            if window.idle:
+                del self._chats[key]
+
+    def __len__(self) -> int:
+        return len(self._chats)

@@ -1,0 +1,129 @@
+"""The rate-aware sender: surges are paced inside the limits, order per chat kept, residents first."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+from bot.app import make_bot
+from bot.budgets import BudgetConfig, SendBudgets, SlidingWindow
+from bot.config import utc_now
+from bot.delivery import DeliveryWorker
+from bot.i18n import Locales
+from bot.models import PRIORITY_RESIDENT, PRIORITY_STAFF, Messenger, OutboxKind, OutboxMessage
+from bot.photos import PhotoArchive
+from handlers.telegram.sender import TelegramSender
+from storage.sqlite import SqliteStorage
+from tests.harness import STAFF_CHAT, make_settings
+from tests.tg_emulator import TelegramEmulator
+
+
+def test_sliding_window_never_exceeds_the_limit_in_any_window() -> None:
+    now = 0.0
+    window = SlidingWindow(limit=3, window=10.0)
+    sent: list[float] = []
+    for _ in range(10):
+        wait = window.wait_time(now, 1)
+        now += wait
+        assert window.wait_time(now, 1) == 0.0
+        window.record(now, 1)
+        sent.append(now)
+    for t in sent:
+        assert len([s for s in sent if t <= s < t + 10.0]) <= 3
+    # Three go at once, then one each time the oldest leaves the window.
+    assert sent[:3] == [0.0, 0.0, 0.0] and 10.0 < sent[3] < 10.2
+
+
+def test_album_larger_than_the_budget_waits_for_an_empty_window() -> None:
+    window = SlidingWindow(limit=1, window=1.0)
+    window.record(0.0, 1)
+    assert 1.0 < window.wait_time(0.0, 5) < 1.1
+    assert SlidingWindow(limit=0, window=1.0).wait_time(0.0, 100) == 0.0
+
+
+async def _worker(emulator: TelegramEmulator, tmp_path: Path, config: BudgetConfig):
+    settings = make_settings(emulator.url, tmp_path / "data")
+    storage = await SqliteStorage.open(tmp_path / "db.sqlite3")
+    bot = make_bot(settings)
+    worker = DeliveryWorker(
+        storage,
+        {Messenger.TELEGRAM: TelegramSender(bot, PhotoArchive(tmp_path / "photos"))},
+        utc_now,
+        STAFF_CHAT,
+        Locales().get("en"),
+        budgets=SendBudgets(config),
+    )
+    return storage, bot, worker
+
+
+def _text(chat: int, text: str, priority: int) -> OutboxMessage:
+    return OutboxMessage(Messenger.TELEGRAM, chat, OutboxKind.TEXT, text=text, priority=priority)
+
+
+async def test_surge_is_paced_without_429_and_in_order(tmp_path: Path) -> None:
+    async with TelegramEmulator() as emulator:
+        client = emulator.client
+        await client.create_chat(STAFF_CHAT, "Staff", "supergroup")
+        await client.set_rate_limits(True, group_per_minute=40, private_per_second=2, global_per_second=10)
+        for user in (11, 12, 13):
+            await client.inject_private_message({"id": user, "first_name": "R"}, "hi")
+        storage, bot, worker = await _worker(
+            emulator,
+            tmp_path,
+            BudgetConfig(telegram_group_per_minute=40, telegram_private_per_second=2, telegram_global_per_second=10),
+        )
+        messages = [_text(STAFF_CHAT, f"card {i}", PRIORITY_STAFF) for i in range(30)]
+        messages += [_text(user, f"answer {i}", PRIORITY_RESIDENT) for user in (11, 12, 13) for i in range(6)]
+        await storage.enqueue(messages)
+        stop = asyncio.Event()
+        started = time.monotonic()
+        task = asyncio.create_task(worker.run(stop))
+        try:
+            await client.wait_sent(chat_id=STAFF_CHAT, count=30, timeout=30, method="sendMessage")
+            for user in (11, 12, 13):
+                await client.wait_sent(chat_id=user, count=6, timeout=30, method="sendMessage")
+            elapsed = time.monotonic() - started
+        finally:
+            stop.set()
+            await task
+            await bot.session.close()
+        counters = await client.counters()
+        assert counters["rate_limited"] == 0
+        assert [m["text"] for m in await client.sent(chat_id=STAFF_CHAT)] == [f"card {i}" for i in range(30)]
+        for user in (11, 12, 13):
+            assert [m["text"] for m in await client.sent(chat_id=user)] == [f"answer {i}" for i in range(6)]
+        # 48 messages at 10 per second overall need at least 4 s; 6 per chat at 2 per second at least 2 s.
+        assert elapsed >= 3.9
+        assert await storage.pending_count() == 0
+        await storage.close()
+
+
+async def test_residents_are_not_stuck_behind_a_staff_backlog(tmp_path: Path) -> None:
+    async with TelegramEmulator() as emulator:
+        client = emulator.client
+        await client.create_chat(STAFF_CHAT, "Staff", "supergroup")
+        await client.set_rate_limits(True, group_per_minute=5, private_per_second=1, global_per_second=30)
+        await client.inject_private_message({"id": 21, "first_name": "R"}, "hi")
+        storage, bot, worker = await _worker(
+            emulator, tmp_path, BudgetConfig(telegram_group_per_minute=5, telegram_private_per_second=1)
+        )
+        await storage.enqueue([_text(STAFF_CHAT, f"card {i}", PRIORITY_STAFF) for i in range(50)])
+        stop = asyncio.Event()
+        task = asyncio.create_task(worker.run(stop))
+        try:
+            await client.wait_sent(chat_id=STAFF_CHAT, count=5, timeout=10)
+            await storage.enqueue([_text(21, "Your report #7 is resolved", PRIORITY_RESIDENT)])
+            worker.wake()
+            [answer] = await client.wait_sent(chat_id=21, count=1, timeout=3, method="sendMessage")
+            assert answer["text"] == "Your report #7 is resolved"
+            # The staff backlog waits for its window (5 a minute), without a single 429.
+            assert len(await client.sent(chat_id=STAFF_CHAT)) == 5
+            assert (await client.counters())["rate_limited"] == 0
+        finally:
+            stop.set()
+            await task
+            await bot.session.close()
+        # Stopping leaves the backlog queued, not lost.
+        assert await storage.pending_count() == 45
+        await storage.close()
