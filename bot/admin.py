@@ -7,6 +7,7 @@ from bot.formatting import esc
 from bot.i18n import Gettext
 from bot.labels import category_name
 from bot.models import Category, Reply
+from bot.routing import StaffRouting
 from storage.base import NotFound, Storage
 
 NAME_MAX = 60
@@ -20,13 +21,15 @@ COMMANDS = (
     "category_show",
     "category_photo",
     "category_hours",
+    "category_chat",
 )
 
 
 class CategoryAdmin:
     """The category commands of administrators."""
 
-    def __init__(self, storage: Storage, config: CoreConfig, default_answer_hours: int) -> None:
+    def __init__(self, storage: Storage, config: CoreConfig, default_answer_hours: int, routing: StaffRouting) -> None:
+        self._routing = routing
         self._storage = storage
         self._config = config
         self._default_hours = default_answer_hours
@@ -35,8 +38,14 @@ class CategoryAdmin:
         """Whether this Telegram user may configure the bot."""
         return user_id in self._config.admin_ids
 
-    async def handle(self, user_id: int, command: str, args: str | None, _: Gettext) -> Reply:
-        """Run an admin command and say what changed; refuse anyone who is not an administrator."""
+    async def handle(
+        self, user_id: int, command: str, args: str | None, _: Gettext, group_chat_id: int | None = None
+    ) -> Reply:
+        """Run an admin command and say what changed; refuse anyone who is not an administrator.
+
+        `group_chat_id` is the group the command was written in, if any: `/category_chat ID` there routes
+        the category to that group.
+        """
         if not self.is_admin(user_id):
             return Reply(_("Only administrators can change categories."))
         args = (args or "").strip()
@@ -59,6 +68,12 @@ class CategoryAdmin:
                 category = await self._storage.update_category(category_id, photo_required=self._switch(rest, _))
             elif command == "category_hours":
                 category = await self._storage.update_category(category_id, answer_hours=self._hours(rest, _))
+            elif command == "category_chat":
+                chat = self._chat(rest, group_chat_id, _)
+                category = await self._storage.update_category(
+                    category_id, staff_chat_id=None if chat == self._config.staff_chat_id else chat
+                )
+                self._routing.invalidate()
             else:
                 raise _Usage(_("Unknown command."))
         except _Usage as usage:
@@ -74,7 +89,7 @@ class CategoryAdmin:
             "",
             _(
                 "/category_add NAME, /category_rename ID NAME, /category_hide ID, /category_show ID,"
-                " /category_photo ID on|off, /category_hours ID HOURS"
+                " /category_photo ID on|off, /category_hours ID HOURS, /category_chat ID [CHAT_ID|off]"
             ),
         ]
         return Reply("\n".join(lines))
@@ -84,6 +99,8 @@ class CategoryAdmin:
         flags = [_("hidden") if c.hidden else _("shown")]
         flags.append(_("photo required") if c.photo_required else _("photo optional"))
         flags.append(_("answer within {hours} h").format(hours=c.answer_hours))
+        if c.staff_chat_id is not None:
+            flags.append(_("chat {chat_id}").format(chat_id=c.staff_chat_id))
         return f"{c.id}. {esc(category_name(c, _))} ({', '.join(flags)})"
 
     @staticmethod
@@ -109,6 +126,18 @@ class CategoryAdmin:
         if value in ("off", "no", "0", "нет"):
             return False
         raise _Usage(_("Say on or off."))
+
+    def _chat(self, raw: str, group_chat_id: int | None, _: Gettext) -> int:
+        value = raw.strip().lower()
+        if value in ("off", "default", "нет"):
+            return self._config.staff_chat_id
+        if not value and group_chat_id is not None:
+            return group_chat_id
+        if value.startswith("-") and value[1:].isdigit() and len(value) <= 20:
+            return int(value)
+        raise _Usage(
+            _("Write /category_chat ID in the department's group, /category_chat ID CHAT_ID, or /category_chat ID off.")
+        )
 
     @staticmethod
     def _hours(raw: str, _: Gettext) -> int:

@@ -85,7 +85,7 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
         storage,
         senders,
         clock=utc_now,
-        staff_chat_id=settings.staff_chat_id,
+        staff_chat_for=reception.routing.chat_for_report,
         staff_gettext=locales.get(settings.staff_language),
         budgets=SendBudgets(
             BudgetConfig(

@@ -9,7 +9,7 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -78,7 +78,7 @@ class DeliveryWorker:
         storage: Storage,
         senders: Mapping[Messenger, Sender],
         clock: Clock,
-        staff_chat_id: int,
+        staff_chat_for: Callable[[int], Awaitable[int]],
         staff_gettext: Gettext,
         budgets: SendBudgets | None = None,
         concurrency: int = 16,
@@ -86,7 +86,7 @@ class DeliveryWorker:
         self._storage = storage
         self._senders = senders
         self._clock = clock
-        self._staff_chat_id = staff_chat_id
+        self._staff_chat_for = staff_chat_for
         self._staff_ = staff_gettext
         self._budgets = budgets
         self._concurrency = concurrency
@@ -204,7 +204,7 @@ class DeliveryWorker:
             notices.append(
                 OutboxMessage(
                     Messenger.TELEGRAM,
-                    self._staff_chat_id,
+                    await self._staff_chat_for(message.report_id),
                     OutboxKind.TEXT,
                     text=esc(text),
                     report_id=message.report_id,
@@ -217,4 +217,5 @@ class DeliveryWorker:
         self.wake()
 
     def _is_staff_chat(self, message: OutboxMessage) -> bool:
-        return message.messenger is Messenger.TELEGRAM and message.chat_id == self._staff_chat_id
+        # Residents write in private chats (positive ids); every Telegram group we post to is a staff chat.
+        return message.messenger is Messenger.TELEGRAM and message.chat_id < 0

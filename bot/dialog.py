@@ -32,6 +32,7 @@ from bot.models import (
     Report,
     ResidentProfile,
 )
+from bot.routing import StaffRouting
 from storage.base import Storage
 
 DESCRIPTION_MAX = 2000
@@ -148,7 +149,9 @@ class ResidentDialog:
         config: CoreConfig,
         clock: Clock,
         on_enqueue: Callable[[], None],
+        routing: StaffRouting,
     ) -> None:
+        self._routing = routing
         self._storage = storage
         self._locales = locales
         self._config = config
@@ -441,7 +444,7 @@ class ResidentDialog:
             )
             card = compose(
                 Messenger.TELEGRAM,
-                self._config.staff_chat_id,
+                self._routing.chat_for(category),
                 card_text(report, category, staff_, tz),
                 report.photos,
                 buttons=card_buttons(report, staff_),

@@ -113,6 +113,7 @@ class Category:
     hidden: bool
     photo_required: bool
     answer_hours: int
+    staff_chat_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

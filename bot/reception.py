@@ -10,6 +10,7 @@ from bot.config import Clock, CoreConfig, utc_now
 from bot.dialog import ResidentDialog
 from bot.i18n import Locales
 from bot.photos import PhotoArchive
+from bot.routing import StaffRouting
 from bot.staff import StaffDesk
 from storage.base import Storage
 
@@ -25,6 +26,7 @@ class Reception:
     dialog: ResidentDialog
     staff: StaffDesk
     admin: CategoryAdmin
+    routing: StaffRouting
     _listeners: list[Callable[[], None]] = field(default_factory=list)
 
     @classmethod
@@ -44,14 +46,16 @@ class Reception:
             for listener in listeners:
                 listener()
 
+        routing = StaffRouting(storage, config.staff_chat_id)
         return cls(
             storage=storage,
             locales=locales,
             archive=archive,
             config=config,
-            dialog=ResidentDialog(storage, locales, config, clock, notify),
+            dialog=ResidentDialog(storage, locales, config, clock, notify, routing),
             staff=StaffDesk(storage, locales, config, clock, notify),
-            admin=CategoryAdmin(storage, config, default_answer_hours),
+            admin=CategoryAdmin(storage, config, default_answer_hours, routing),
+            routing=routing,
             _listeners=listeners,
         )
 

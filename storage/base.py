@@ -19,6 +19,13 @@ from bot.models import (
 OutboxFor = Callable[[Report], Sequence[OutboxMessage]]
 
 
+class Unset:
+    """Marks an argument that was not given (where None is a meaningful value)."""
+
+
+UNSET = Unset()
+
+
 class NotFound(Exception):
     """The record asked for does not exist."""
 
@@ -41,7 +48,12 @@ class CategoryStore(Protocol):
         hidden: bool | None = None,
         photo_required: bool | None = None,
         answer_hours: int | None = None,
+        staff_chat_id: int | Unset | None = UNSET,
     ) -> Category: ...
+
+    async def staff_chats(self) -> set[int]:
+        """The department chats categories are routed to."""
+        ...
 
 
 class ResidentStore(Protocol):

@@ -27,7 +27,7 @@ from bot.models import (
     ResidentRef,
     Status,
 )
-from storage.base import Conflict, NotFound, OutboxFor
+from storage.base import UNSET, Conflict, NotFound, OutboxFor, Unset
 from storage.defaults import DEFAULT_CATEGORIES
 
 SCHEMA = (Path(__file__).parent / "sqlite_schema.sql").read_text(encoding="utf-8")
@@ -51,6 +51,14 @@ def _buttons_from_json(rows: list[list[list[str]]]) -> tuple[tuple[Button, ...],
     return tuple(tuple(Button(label, action) for label, action in row) for row in rows)
 
 
+async def _migrate(conn: aiosqlite.Connection) -> None:
+    """Bring a database made by an older version up to the current schema."""
+    cur = await conn.execute("PRAGMA table_info(categories)")
+    columns = {row[1] for row in await cur.fetchall()}
+    if "staff_chat_id" not in columns:
+        await conn.execute("ALTER TABLE categories ADD COLUMN staff_chat_id INTEGER")
+
+
 class SqliteStorage:
     """The embedded default storage (one bot process per database file)."""
 
@@ -72,6 +80,7 @@ class SqliteStorage:
         await conn.execute("PRAGMA foreign_keys=ON")
         await conn.execute("PRAGMA busy_timeout=5000")
         await conn.executescript(SCHEMA)
+        await _migrate(conn)
         storage = cls(conn)
         await storage._seed(default_answer_hours)
         return storage
@@ -119,6 +128,7 @@ class SqliteStorage:
             hidden=bool(row["hidden"]),
             photo_required=bool(row["photo_required"]),
             answer_hours=row["answer_hours"],
+            staff_chat_id=row["staff_chat_id"],
         )
 
     async def list_categories(self, include_hidden: bool = False) -> list[Category]:
@@ -152,8 +162,9 @@ class SqliteStorage:
         hidden: bool | None = None,
         photo_required: bool | None = None,
         answer_hours: int | None = None,
+        staff_chat_id: int | Unset | None = UNSET,
     ) -> Category:
-        """Change some fields of a category; renaming drops the built-in translation."""
+        """Change some fields of a category; renaming drops the built-in translation; chat None = default."""
         sets: list[str] = []
         args: list[Any] = []
         if name is not None:
@@ -168,6 +179,9 @@ class SqliteStorage:
         if answer_hours is not None:
             sets.append("answer_hours = ?")
             args.append(answer_hours)
+        if not isinstance(staff_chat_id, Unset):
+            sets.append("staff_chat_id = ?")
+            args.append(staff_chat_id)
         if not sets:
             raise ValueError("nothing to change")
         async with self._tx() as db:
@@ -381,31 +395,37 @@ class SqliteStorage:
 
     @staticmethod
     async def _insert_outbox(db: aiosqlite.Connection, messages: Sequence[OutboxMessage], now: datetime) -> None:
-        await db.executemany(
-            "INSERT INTO outbox (messenger, chat_id, kind, body, report_id, link, priority, status,"
-            " next_attempt_at) VALUES (?,?,?,?,?,?,?,'pending',?)",
-            [
-                (
-                    m.messenger.value,
-                    m.chat_id,
-                    m.kind.value,
-                    json.dumps(
-                        {
-                            "text": m.text,
-                            "photos": list(m.photos),
-                            "buttons": _buttons_to_json(m.buttons),
-                            "extra": m.extra,
-                        },
-                        ensure_ascii=False,
-                    ),
-                    m.report_id,
-                    int(m.link_to_report),
-                    m.priority,
-                    ts(now),
-                )
-                for m in messages
-            ],
-        )
+        """Queue messages inside the caller's transaction; each message gets its id."""
+        rows = [
+            (
+                m.messenger.value,
+                m.chat_id,
+                m.kind.value,
+                json.dumps(
+                    {
+                        "text": m.text,
+                        "photos": list(m.photos),
+                        "buttons": _buttons_to_json(m.buttons),
+                        "extra": m.extra,
+                    },
+                    ensure_ascii=False,
+                ),
+                m.report_id,
+                int(m.link_to_report),
+                m.priority,
+                ts(now),
+            )
+            for m in messages
+        ]
+        for message, row in zip(messages, rows, strict=True):
+            cur = await db.execute(
+                "INSERT INTO outbox (messenger, chat_id, kind, body, report_id, link, priority, status,"
+                " next_attempt_at) VALUES (?,?,?,?,?,?,?,'pending',?) RETURNING id",
+                row,
+            )
+            inserted = await cur.fetchone()
+            assert inserted is not None
+            message.id = int(inserted[0])
 
     async def enqueue(self, messages: Sequence[OutboxMessage]) -> None:
         """Queue messages on their own (not tied to a report change)."""
@@ -444,8 +464,13 @@ class SqliteStorage:
 
     async def next_due_at(self) -> datetime | None:
         """When the earliest pending message becomes due."""
+        # Only chat heads count: a message behind a head that backs off is not due before its head.
         async with self._read() as db:
-            cur = await db.execute("SELECT MIN(next_attempt_at) FROM outbox WHERE status = 'pending'")
+            cur = await db.execute(
+                "SELECT MIN(o.next_attempt_at) FROM outbox o WHERE o.status = 'pending' AND o.id = ("
+                " SELECT MIN(i.id) FROM outbox i WHERE i.status = 'pending'"
+                " AND i.messenger = o.messenger AND i.chat_id = o.chat_id)"
+            )
             row = await cur.fetchone()
         return from_ts(row[0]) if row and row[0] else None
 
@@ -483,6 +508,12 @@ class SqliteStorage:
                         Event(message.report_id, EventKind.DELIVERY_FAILED, at, "system", status, error[:500]),
                     )
             await self._insert_outbox(db, notices, at)
+
+    async def staff_chats(self) -> set[int]:
+        """The department chats categories are routed to."""
+        async with self._read() as db:
+            cur = await db.execute("SELECT DISTINCT staff_chat_id FROM categories WHERE staff_chat_id IS NOT NULL")
+            return {int(r[0]) for r in await cur.fetchall()}
 
     async def pending_count(self) -> int:
         """How many messages wait for delivery."""

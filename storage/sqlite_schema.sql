@@ -5,7 +5,8 @@ CREATE TABLE IF NOT EXISTS categories (
     builtin_key TEXT,
     hidden INTEGER NOT NULL DEFAULT 0,
     photo_required INTEGER NOT NULL DEFAULT 1,
-    answer_hours INTEGER NOT NULL
+    answer_hours INTEGER NOT NULL,
+    staff_chat_id INTEGER
 );
 CREATE TABLE IF NOT EXISTS residents (
     key TEXT PRIMARY KEY,

@@ -50,11 +50,15 @@ async def _worker(emulator: TelegramEmulator, tmp_path: Path, config: BudgetConf
         storage,
         {Messenger.TELEGRAM: TelegramSender(bot, PhotoArchive(tmp_path / "photos"))},
         utc_now,
-        STAFF_CHAT,
+        _staff_chat,
         Locales().get("en"),
         budgets=SendBudgets(config),
     )
     return storage, bot, worker
+
+
+async def _staff_chat(report_id: int) -> int:
+    return STAFF_CHAT
 
 
 def _text(chat: int, text: str, priority: int) -> OutboxMessage:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.harness import ADMIN, Resident, buttons, text_of, world
+from tests.harness import ADMIN, Resident, buttons, photo_bytes, text_of, world
 
 
 async def test_category_commands_take_effect_at_once(tmp_path: Path) -> None:
@@ -64,3 +64,45 @@ async def test_everyone_else_is_refused(tmp_path: Path) -> None:
         assert "администратор" in text_of(await russian.say("/category_add Халява"))
         [listing] = await w.admin.write("/categories")
         assert "Free money" not in text_of(listing) and "hidden" not in text_of(listing)
+
+
+async def test_category_routed_to_a_department_chat(tmp_path: Path) -> None:
+    roads_chat = -1002000000002
+    async with world(tmp_path) as w:
+        await w.client.create_chat(roads_chat, "Roads department", "supergroup")
+        since = await w.client.last_seq()
+        await w.client.inject_group_message(roads_chat, ADMIN, "/category_chat 1")
+        [routed] = await w.client.wait_sent(chat_id=roads_chat, since=since, timeout=10)
+        assert "Roads" in text_of(routed) and str(roads_chat) in text_of(routed)
+
+        resident = w.resident(604)
+        await resident.press(await resident.say("/new"), "Roads")
+        await resident.say("Crumbling curb by the school")
+        await resident.say("School 5")
+        summary = await resident.say(photo=photo_bytes(30))
+        since = await w.client.last_seq()
+        await resident.press(summary, "Send")
+        [card] = await w.client.wait_sent(chat_id=roads_chat, since=since, timeout=10, method="sendPhoto")
+        assert "Crumbling curb by the school" in text_of(card)
+        assert await w.official.inbox(since) == []
+
+        # The department's official answers right there.
+        engineer = {"id": 810, "first_name": "Roman", "language_code": "ru"}
+        since = await resident.mark()
+        await w.client.inject_group_message(
+            roads_chat, engineer, "Repair is scheduled", reply_to_message_id=card["message_id"]
+        )
+        [answer] = await resident.wait(since)
+        assert "Repair is scheduled" in text_of(answer)
+
+        # Back to the default staff chat.
+        [cleared] = await w.admin.write("/category_chat 1 off")
+        assert str(roads_chat) not in text_of(cleared)
+        [_question] = await resident.press(await resident.say("/new"), "Roads")
+        await resident.say("Another pothole on School street")
+        await resident.say("School street 7")
+        summary = await resident.say(photo=photo_bytes(31))
+        since = await w.official.mark()
+        await resident.press(summary, "Send")
+        [card] = await w.official.wait(since)
+        assert "Another pothole on School street" in text_of(card)

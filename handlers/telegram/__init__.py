@@ -13,10 +13,9 @@ def build_dispatcher(reception: Reception, album_wait_seconds: float) -> Dispatc
     """A dispatcher with the core passed in as `reception` for every handler."""
     dp = Dispatcher(reception=reception)
     dp.message.outer_middleware(AlbumMiddleware(album_wait_seconds))
-    staff_chat_id = reception.config.staff_chat_id
     dp.include_routers(
-        admin.build_router(staff_chat_id),
-        staff.build_router(staff_chat_id),
+        admin.build_router(),
+        staff.build_router(),
         resident.build_router(),
         elsewhere.build_router(),
     )

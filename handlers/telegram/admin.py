@@ -13,21 +13,21 @@ from bot.reception import Reception
 from handlers.telegram.keyboards import send_replies
 
 
-def build_router(staff_chat_id: int) -> Router:
-    """Admin commands are heard in private chats and in the staff chat only."""
+def build_router() -> Router:
+    """Admin commands, heard in private and in groups (where /category_chat routes a category to the group)."""
     router = Router(name="admin")
-    router.message.filter((F.chat.type == ChatType.PRIVATE) | (F.chat.id == staff_chat_id), F.from_user)
+    router.message.filter(F.from_user)
 
     @router.message(Command(*COMMANDS))
     async def on_admin(message: Message, command: CommandObject, bot: Bot, reception: Reception) -> None:
         """Run a category command for an administrator; everyone else is refused."""
         assert message.from_user is not None
-        if message.chat.type == ChatType.PRIVATE:
-            language = pick_language(message.from_user.language_code)
-        else:
-            language = reception.config.staff_language
+        private = message.chat.type == ChatType.PRIVATE
+        language = pick_language(message.from_user.language_code) if private else reception.config.staff_language
         _ = reception.locales.get(language)
-        reply = await reception.admin.handle(message.from_user.id, command.command.lower(), command.args, _)
+        reply = await reception.admin.handle(
+            message.from_user.id, command.command.lower(), command.args, _, None if private else message.chat.id
+        )
         await send_replies(bot, message.chat.id, [reply], reply_to=message.message_id)
 
     return router

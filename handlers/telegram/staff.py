@@ -22,12 +22,18 @@ log = logging.getLogger(__name__)
 RESIDENT_COMMANDS = ("start", "new", "my", "cancel", "help")
 
 
-def build_router(staff_chat_id: int) -> Router:
-    """The staff chat's router; only updates from that chat reach it."""
+async def in_staff_chat(event: Message | CallbackQuery, reception: Reception) -> bool:
+    """The update comes from the default staff chat or a department chat."""
+    message = event.message if isinstance(event, CallbackQuery) else event
+    return message is not None and await reception.routing.is_staff_chat(message.chat.id)
+
+
+def build_router() -> Router:
+    """The staff chats' router; only updates from those chats reach it."""
     router = Router(name="staff")
-    router.message.filter(F.chat.id == staff_chat_id, F.from_user)
-    router.callback_query.filter(F.message.chat.id == staff_chat_id)
-    router.edited_message.filter(F.chat.id == staff_chat_id)
+    router.message.filter(in_staff_chat, F.from_user)
+    router.callback_query.filter(in_staff_chat)
+    router.edited_message.filter(in_staff_chat)
 
     async def say(bot: Bot, message: Message, reply: Reply) -> None:
         await send_replies(bot, message.chat.id, [reply], reply_to=message.message_id)
@@ -135,7 +141,8 @@ def build_router(staff_chat_id: int) -> Router:
         """Card buttons and the resolve-without-photo question."""
         action = actions.parse_staff(callback.data)
         _ = reception.locales.get(reception.config.staff_language)
-        chat_id = staff_chat_id
+        assert callback.message is not None  # checked by in_staff_chat
+        chat_id = callback.message.chat.id
         if action is None or action.arg is None:
             await answer_press(callback, bot, chat_id, [Reply(_("This button is no longer valid."), alert=True)])
             return
