@@ -1,4 +1,4 @@
-"""Start-up: storage, core, Telegram polling and the delivery worker in one process."""
+"""Start-up: storage, core, messenger intake and the delivery worker, as this process's role asks."""
 
 from __future__ import annotations
 
@@ -6,27 +6,34 @@ import asyncio
 import contextlib
 import logging
 import signal
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from aiogram import Bot
+from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats, LinkPreviewOptions
+from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
+from aiohttp import web
 
 from bot.budgets import BudgetConfig, SendBudgets
 from bot.config import CoreConfig, utc_now
 from bot.delivery import DeliveryWorker, Sender
 from bot.i18n import Locales
+from bot.locks import Locks
 from bot.models import Messenger
 from bot.photos import PhotoArchive
 from bot.reception import Reception
+from bot.relay import OutboxRelay
 from bot.settings import Settings
 from handlers.telegram import build_dispatcher
 from handlers.telegram.sender import TelegramSender
 from handlers.vk import VkAdapter, VkSender
 from handlers.vk import make_api as make_vk_api
+from storage.base import DraftStore, OutboxStore
 from storage.sqlite import SqliteStorage
 
 log = logging.getLogger(__name__)
@@ -43,6 +50,18 @@ def make_bot(settings: Settings) -> Bot:
     )
 
 
+def budgets_of(settings: Settings) -> SendBudgets:
+    """The send budgets from the settings."""
+    return SendBudgets(
+        BudgetConfig(
+            telegram_group_per_minute=settings.telegram_group_per_minute,
+            telegram_private_per_second=settings.telegram_private_per_second,
+            telegram_global_per_second=settings.telegram_global_per_second,
+            vk_per_second=settings.vk_per_second,
+        )
+    )
+
+
 async def _set_commands(bot: Bot, locales: Locales) -> None:
     """The command menu residents see, in both languages."""
     for language in ("ru", "en"):
@@ -54,16 +73,73 @@ async def _set_commands(bot: Bot, locales: Locales) -> None:
             BotCommand(command="help", description=_("How it works")),
         ]
         await bot.set_my_commands(
-            commands,
-            scope=BotCommandScopeAllPrivateChats(),
-            language_code=None if language == "ru" else language,
+            commands, scope=BotCommandScopeAllPrivateChats(), language_code=None if language == "ru" else language
         )
 
 
+@dataclass
+class Shared:
+    """What several processes share when REDIS_URL is set: drafts, locks and the delivery queue."""
+
+    drafts: DraftStore | None = None
+    locks: Locks | None = None
+    queue: OutboxStore | None = None
+    relay_queue: object | None = None
+
+
+@contextlib.asynccontextmanager
+async def _shared(settings: Settings, records: SqliteStorage) -> AsyncIterator[Shared]:
+    if settings.redis_url is None:
+        yield Shared()
+        return
+    import redis.asyncio as aioredis
+
+    from storage.redis_delivery import RedisDelivery
+    from storage.redis_queue import RedisQueue
+    from storage.redis_state import RedisDraftStore, RedisKeyedLocks
+
+    client = aioredis.from_url(settings.redis_url, decode_responses=True)
+    ns = settings.redis_namespace
+    queue = RedisQueue(client, namespace=ns)  # a consumer name unique to this worker
+    try:
+        yield Shared(
+            RedisDraftStore(client, namespace=ns),
+            RedisKeyedLocks(client, namespace=ns),
+            RedisDelivery(queue, records),
+            queue,
+        )
+    finally:
+        await client.aclose()
+
+
+async def _serve_webhook(settings: Settings, dp: Dispatcher, bot: Bot, stop: asyncio.Event) -> None:
+    """Receive updates over HTTPS from Telegram (or a load balancer) instead of long polling."""
+    assert settings.webhook_url is not None
+    app = web.Application()
+    # Answer Telegram only after the update is handled: if we die first, Telegram delivers it again.
+    SimpleRequestHandler(
+        dispatcher=dp, bot=bot, handle_in_background=False, secret_token=settings.webhook_secret
+    ).register(app, path=settings.webhook_path)
+    setup_application(app, dp, bot=bot)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, settings.webhook_host, settings.webhook_port).start()
+    await bot.set_webhook(
+        settings.webhook_url.rstrip("/") + settings.webhook_path,
+        secret_token=settings.webhook_secret,
+        allowed_updates=dp.resolve_used_update_types(),
+    )
+    log.info("webhook listening on %s:%s%s", settings.webhook_host, settings.webhook_port, settings.webhook_path)
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+
+
 async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
-    """Run the bot until `stop` is set (or SIGINT/SIGTERM when run from the command line)."""
+    """Run until `stop` is set (or SIGINT/SIGTERM when run from the command line)."""
     stop = stop or asyncio.Event()
-    storage = await SqliteStorage.open(settings.database_path, settings.default_answer_hours)
+    records = await SqliteStorage.open(settings.database_path, settings.default_answer_hours)
     locales = Locales()
     archive = PhotoArchive(settings.photos_dir)
     assert settings.staff_chat_id is not None
@@ -73,51 +149,68 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
         tz=ZoneInfo(settings.timezone),
         admin_ids=settings.admin_ids,
     )
-    reception = Reception.build(storage, locales, archive, config, settings.default_answer_hours)
     bot = make_bot(settings)
-    senders: dict[Messenger, Sender] = {Messenger.TELEGRAM: TelegramSender(bot, archive)}
-    vk = None
-    if settings.vk_token is not None and settings.vk_group_id is not None:
-        vk_api = make_vk_api(settings.vk_token, settings.vk_api_url)
-        senders[Messenger.VK] = VkSender(vk_api, archive)
-        vk = VkAdapter(reception, vk_api, settings.vk_group_id, settings.data_dir)
-    worker = DeliveryWorker(
-        storage,
-        senders,
-        clock=utc_now,
-        staff_chat_for=reception.routing.chat_for_report,
-        staff_gettext=locales.get(settings.staff_language),
-        budgets=SendBudgets(
-            BudgetConfig(
-                telegram_group_per_minute=settings.telegram_group_per_minute,
-                telegram_private_per_second=settings.telegram_private_per_second,
-                telegram_global_per_second=settings.telegram_global_per_second,
-                vk_per_second=settings.vk_per_second,
-            )
-        ),
-    )
-    reception.on_enqueue(worker.wake)
-    dp = build_dispatcher(reception, settings.album_wait_seconds)
+    vk_api = make_vk_api(settings.vk_token, settings.vk_api_url) if settings.vk_token else None
+    intake = settings.bot_role in ("all", "intake")
+    delivery = settings.bot_role in ("all", "worker")
     try:
-        me = await bot.get_me()
-        log.info("bot @%s started", me.username)
-        with contextlib.suppress(Exception):
-            await _set_commands(bot, locales)
-        worker_task = asyncio.create_task(worker.run(stop), name="delivery")
-        polling = asyncio.create_task(
-            dp.start_polling(bot, handle_signals=False, close_bot_session=False), name="polling"
-        )
-        tasks = [polling, worker_task]
-        if vk is not None:
-            tasks.append(asyncio.create_task(vk.run(stop), name="vk"))
-        await stop.wait()
-        await dp.stop_polling()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        async with _shared(settings, records) as shared:
+            reception = Reception.build(
+                records,
+                locales,
+                archive,
+                config,
+                settings.default_answer_hours,
+                drafts=shared.drafts,
+                locks=shared.locks,
+            )
+            me = await bot.get_me()
+            log.info("bot @%s started as %s", me.username, settings.bot_role)
+            tasks: list[asyncio.Task[None]] = []
+            worker = None
+            if delivery:
+                senders: dict[Messenger, Sender] = {Messenger.TELEGRAM: TelegramSender(bot, archive)}
+                if vk_api is not None:
+                    senders[Messenger.VK] = VkSender(vk_api, archive)
+                worker = DeliveryWorker(
+                    shared.queue or records,
+                    senders,
+                    clock=utc_now,
+                    staff_chat_for=reception.routing.chat_for_report,
+                    staff_gettext=locales.get(settings.staff_language),
+                    budgets=budgets_of(settings),
+                )
+                reception.on_enqueue(worker.wake)
+                tasks.append(asyncio.create_task(worker.run(stop), name="delivery"))
+            if shared.relay_queue is not None and shared.locks is not None:
+                from storage.redis_queue import RedisQueue
+
+                assert isinstance(shared.relay_queue, RedisQueue)
+                relay = OutboxRelay(records, shared.relay_queue, shared.locks, worker.wake if worker else lambda: None)
+                reception.on_enqueue(relay.wake)
+                tasks.append(asyncio.create_task(relay.run(stop), name="relay"))
+            if intake:
+                with contextlib.suppress(Exception):
+                    await _set_commands(bot, locales)
+                dp = build_dispatcher(reception, settings.album_wait_seconds)
+                if settings.webhook_url:
+                    tasks.append(asyncio.create_task(_serve_webhook(settings, dp, bot, stop), name="webhook"))
+                else:
+                    polling = dp.start_polling(bot, handle_signals=False, close_bot_session=False)
+                    tasks.append(asyncio.create_task(polling, name="polling"))
+                if vk_api is not None and settings.vk_group_id is not None:
+                    vk = VkAdapter(reception, vk_api, settings.vk_group_id, settings.data_dir)
+                    tasks.append(asyncio.create_task(vk.run(stop), name="vk"))
+            await stop.wait()
+            if intake and not settings.webhook_url:
+                with contextlib.suppress(RuntimeError):
+                    await dp.stop_polling()
+            await asyncio.gather(*tasks, return_exceptions=True)
     finally:
         await bot.session.close()
-        if vk is not None:
+        if vk_api is not None:
             await vk_api.http_client.close()
-        await storage.close()
+        await records.close()
 
 
 def install_signal_handlers(stop: asyncio.Event) -> None:

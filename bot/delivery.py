@@ -19,7 +19,7 @@ from bot.config import Clock
 from bot.formatting import esc
 from bot.i18n import Gettext
 from bot.models import PRIORITY_STAFF, Messenger, OutboxKind, OutboxMessage
-from storage.base import Storage
+from storage.base import OutboxStore
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ class DeliveryWorker:
 
     def __init__(
         self,
-        storage: Storage,
+        storage: OutboxStore,
         senders: Mapping[Messenger, Sender],
         clock: Clock,
         staff_chat_for: Callable[[int], Awaitable[int]],
@@ -109,8 +109,6 @@ class DeliveryWorker:
             except Exception:
                 log.exception("delivery loop failed; retrying")
             await self._idle(inflight, stop)
-            for key in [k for k, t in inflight.items() if t.done()]:
-                inflight.pop(key)
         # Messages still waiting for their budget stay queued; sends under way may finish.
         for key, task in inflight.items():
             if key not in self._sending:
@@ -122,15 +120,22 @@ class DeliveryWorker:
             await asyncio.gather(*pending, return_exceptions=True)
 
     async def _start_due(self, inflight: dict[tuple[Messenger, int], asyncio.Task[None]]) -> None:
+        # Finished chats first: a leased head of a chat still listed here would be skipped and left hanging.
+        for key in [k for k, t in inflight.items() if t.done()]:
+            inflight.pop(key)
         free = self._concurrency - len(inflight)
         if free <= 0:
             return
-        # In-flight chats' heads come back too (still pending); ask for enough to fill the free slots anyway.
-        for message in await self._storage.claim_due(self._clock(), free + len(inflight)):
+        # A leasing queue (Redis) hands out only chats nobody works on, and every claimed head must be sent;
+        # a reading queue (SQLite) returns in-flight chats' heads too, so ask for enough to fill the free slots.
+        leases = getattr(self._storage, "leases", False)
+        for message in await self._storage.claim_due(self._clock(), free if leases else free + len(inflight)):
             key = (message.messenger, message.chat_id)
-            if key in inflight:
+            previous = inflight.get(key)
+            if previous is not None and not leases:
                 continue
-            inflight[key] = asyncio.create_task(self._deliver(message))
+            # A leased head of a chat whose last send is still finishing goes right after it, never skipped.
+            inflight[key] = asyncio.create_task(self._deliver(message, after=previous))
             free -= 1
             if free == 0:
                 return
@@ -157,7 +162,9 @@ class DeliveryWorker:
             self._next_retry = soon
         return self._clock() + timedelta(seconds=seconds)
 
-    async def _deliver(self, message: OutboxMessage) -> None:
+    async def _deliver(self, message: OutboxMessage, after: asyncio.Task[None] | None = None) -> None:
+        if after is not None:
+            await asyncio.gather(after, return_exceptions=True)
         sender = self._senders.get(message.messenger)
         if sender is None:
             # A messenger not configured now (e.g. VK token removed): keep it for when it returns.

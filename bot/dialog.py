@@ -17,7 +17,7 @@ from bot.config import Clock, CoreConfig
 from bot.formatting import esc, moment, place_html, shorten
 from bot.i18n import Gettext, Locales
 from bot.labels import category_name, status_label
-from bot.locks import KeyedLocks
+from bot.locks import KeyedLocks, Locks
 from bot.models import (
     PRIORITY_RESIDENT,
     PRIORITY_STAFF,
@@ -33,7 +33,7 @@ from bot.models import (
     ResidentProfile,
 )
 from bot.routing import StaffRouting
-from storage.base import Storage
+from storage.base import DraftStore, Storage
 
 DESCRIPTION_MAX = 2000
 ADDRESS_MAX = 300
@@ -150,14 +150,18 @@ class ResidentDialog:
         clock: Clock,
         on_enqueue: Callable[[], None],
         routing: StaffRouting,
+        drafts: DraftStore | None = None,
+        locks: Locks | None = None,
     ) -> None:
         self._routing = routing
         self._storage = storage
+        # Drafts and locks live in Redis when several processes serve residents; in the storage otherwise.
+        self._drafts: DraftStore = drafts or storage
         self._locales = locales
         self._config = config
         self._clock = clock
         self._on_enqueue = on_enqueue
-        self._locks = KeyedLocks()
+        self._locks: Locks = locks or KeyedLocks()
 
     async def handle(self, profile: ResidentProfile, event: ResidentInput) -> list[Reply]:
         """Take one input from a resident and return what to show them."""
@@ -176,11 +180,11 @@ class ResidentDialog:
             case MyReports():
                 return [await self._my_reports(profile, _)]
             case Cancel():
-                dropped = await self._storage.delete_draft(ref)
+                dropped = await self._drafts.delete_draft(ref)
                 text = _("Your draft is dropped.") if dropped else _("There is no report in progress.")
                 return [Reply(text, menu_buttons(_))]
             case NewReport():
-                if await self._storage.get_draft(ref) is not None:
+                if await self._drafts.get_draft(ref) is not None:
                     return [
                         await self._with_question(profile, _("You have an unfinished report; let us continue it."), _)
                     ]
@@ -209,7 +213,7 @@ class ResidentDialog:
         text = raw.strip()
         if not text:
             return [Reply(_("The message is empty. Please write a few words."))]
-        draft = await self._storage.get_draft(profile.ref) or Draft()
+        draft = await self._drafts.get_draft(profile.ref) or Draft()
         target = self._text_target(draft)
         if target is None:
             if draft.awaiting is Piece.PHOTOS:
@@ -250,7 +254,7 @@ class ResidentDialog:
     async def _on_photos(
         self, profile: ResidentProfile, digests: tuple[str, ...], caption: str | None, _: Gettext
     ) -> list[Reply]:
-        draft = await self._storage.get_draft(profile.ref) or Draft()
+        draft = await self._drafts.get_draft(profile.ref) or Draft()
         if caption is not None and caption.strip() and self._text_target(draft) is Piece.DESCRIPTION:
             if error := self._check(caption.strip(), DESCRIPTION_MAX, _):
                 return [Reply(error)]
@@ -274,7 +278,7 @@ class ResidentDialog:
     ) -> list[Reply]:
         if not (math.isfinite(lat) and math.isfinite(lon) and -90 <= lat <= 90 and -180 <= lon <= 180):
             return [Reply(_("This location looks wrong. Please send it again or type the address."))]
-        draft = await self._storage.get_draft(profile.ref) or Draft()
+        draft = await self._drafts.get_draft(profile.ref) or Draft()
         address = shorten(address.strip(), ADDRESS_MAX) if address and address.strip() else None
         draft.location = Location(latitude=lat, longitude=lon, address=address)
         if draft.awaiting is Piece.LOCATION:
@@ -291,7 +295,7 @@ class ResidentDialog:
             return await self._handle(profile, MyReports(), _)
         if action.name == "cancel":
             return await self._handle(profile, Cancel(), _)
-        draft = await self._storage.get_draft(profile.ref)
+        draft = await self._drafts.get_draft(profile.ref)
         if action.name == "cat":
             return await self._choose_category(profile, draft or Draft(), action.arg or 0, _)
         if draft is None:
@@ -308,7 +312,7 @@ class ResidentDialog:
             if action.piece is Piece.PHOTOS:
                 draft.photos = []
                 draft.photos_skipped = False
-            await self._storage.save_draft(profile.ref, draft)
+            await self._drafts.save_draft(profile.ref, draft)
             return [await self._question(action.piece, draft, _)]
         if action.name == "send":
             return await self._send(profile, draft, _)
@@ -320,7 +324,7 @@ class ResidentDialog:
         category = await self._storage.get_category(category_id)
         if category is None or category.hidden:
             draft.awaiting = Piece.CATEGORY
-            await self._storage.save_draft(profile.ref, draft)
+            await self._drafts.save_draft(profile.ref, draft)
             return [await self._question(Piece.CATEGORY, draft, _, prefix=_("This category is not available."))]
         draft.category_id = category.id
         if draft.awaiting is Piece.CATEGORY:
@@ -351,7 +355,7 @@ class ResidentDialog:
         """Save the draft and ask for what is still missing (the piece asked for first), or show the summary."""
         missing = draft.awaiting or await self._missing(draft)
         draft.awaiting = missing
-        await self._storage.save_draft(profile.ref, draft)
+        await self._drafts.save_draft(profile.ref, draft)
         if missing is None:
             return [await self._summary(draft, _)]
         return [await self._question(missing, draft, _)]
@@ -380,7 +384,7 @@ class ResidentDialog:
 
     async def _with_question(self, profile: ResidentProfile, note: str, _: Gettext) -> Reply:
         """A note, followed by the current question or summary if a draft is open."""
-        draft = await self._storage.get_draft(profile.ref)
+        draft = await self._drafts.get_draft(profile.ref)
         if draft is None:
             return Reply(note + "\n" + _("Press New report to write to the officials."), menu_buttons(_))
         missing = draft.awaiting or await self._missing(draft)
@@ -421,7 +425,7 @@ class ResidentDialog:
         missing = await self._missing(draft)
         if missing is not None:
             draft.awaiting = missing
-            await self._storage.save_draft(profile.ref, draft)
+            await self._drafts.save_draft(profile.ref, draft)
             return [await self._question(missing, draft, _, prefix=_("A piece of the report is missing."))]
         category = await self._category_of(draft)
         assert category is not None
@@ -455,6 +459,8 @@ class ResidentDialog:
             return resident + card
 
         await self._storage.submit_report(profile, draft, now, due, outbox_for)
+        if self._drafts is not self._storage:
+            await self._drafts.delete_draft(profile.ref)
         self._on_enqueue()
         return []
 

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Protocol
+
+
+class Locks(Protocol):
+    """Anything that serializes work per key: in-process locks, or Redis locks across processes."""
+
+    def hold(self, key: str) -> AbstractAsyncContextManager[None]: ...
 
 
 class KeyedLocks:

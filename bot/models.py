@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -101,6 +102,8 @@ class Draft(BaseModel):
     photos: list[str] = Field(default_factory=list)
     photos_skipped: bool = False
     awaiting: Piece | None = None
+    # Sending the same draft twice (a double tap, a retry after a crash) must make one report.
+    key: str = Field(default_factory=lambda: uuid.uuid4().hex)
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,10 +9,11 @@ from bot.admin import CategoryAdmin
 from bot.config import Clock, CoreConfig, utc_now
 from bot.dialog import ResidentDialog
 from bot.i18n import Locales
+from bot.locks import Locks
 from bot.photos import PhotoArchive
 from bot.routing import StaffRouting
 from bot.staff import StaffDesk
-from storage.base import Storage
+from storage.base import DraftStore, Storage
 
 
 @dataclass
@@ -38,6 +39,8 @@ class Reception:
         config: CoreConfig,
         default_answer_hours: int,
         clock: Clock = utc_now,
+        drafts: DraftStore | None = None,
+        locks: Locks | None = None,
     ) -> Reception:
         """Wire the services together; `on_enqueue` listeners are told when something was queued."""
         listeners: list[Callable[[], None]] = []
@@ -52,8 +55,8 @@ class Reception:
             locales=locales,
             archive=archive,
             config=config,
-            dialog=ResidentDialog(storage, locales, config, clock, notify, routing),
-            staff=StaffDesk(storage, locales, config, clock, notify),
+            dialog=ResidentDialog(storage, locales, config, clock, notify, routing, drafts, locks),
+            staff=StaffDesk(storage, locales, config, clock, notify, locks),
             admin=CategoryAdmin(storage, config, default_answer_hours, routing),
             routing=routing,
             _listeners=listeners,

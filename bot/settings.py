@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -30,6 +30,16 @@ class Settings(BaseSettings):
     default_answer_hours: int = Field(default=24, ge=1, le=24 * 60)
     album_wait_seconds: float = Field(default=0.8, gt=0, le=10)
     log_level: str = "INFO"
+    # Webhook mode (set WEBHOOK_URL): Telegram posts updates to this process instead of long polling.
+    webhook_url: str | None = None
+    webhook_host: str = "127.0.0.1"
+    webhook_port: int = Field(default=8080, ge=0, le=65535)
+    webhook_path: str = "/telegram"
+    webhook_secret: str | None = None
+    # What this process does: all (default), intake (updates only) or worker (delivery only).
+    bot_role: Literal["all", "intake", "worker"] = "all"
+    redis_url: str | None = None
+    redis_namespace: str = Field(default="priemnaya", pattern=r"^[A-Za-z0-9_.:-]{1,64}$")
     # Send budgets (0 switches one off); Telegram's and VK's published limits by default.
     telegram_group_per_minute: int = Field(default=20, ge=0)
     telegram_private_per_second: int = Field(default=1, ge=0)
@@ -53,6 +63,28 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook_https(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("https://", "http://")):
+            raise ValueError("must be the public https:// address Telegram posts updates to")
+        return value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _secret_chars(cls, value: str | None) -> str | None:
+        # Telegram allows 1-256 characters A-Z, a-z, 0-9, _ and - in the secret token header.
+        if value is not None and not (0 < len(value) <= 256 and all(c.isalnum() or c in "_-" for c in value)):
+            raise ValueError("1 to 256 characters: letters, digits, _ and -")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
 
     @field_validator("staff_language")
     @classmethod

@@ -5,8 +5,11 @@ Each action is one recorded event plus the messages it owes the resident, stored
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from bot import actions
 from bot.cards import history_text
@@ -15,11 +18,13 @@ from bot.config import Clock, CoreConfig
 from bot.formatting import esc
 from bot.i18n import DEFAULT_LANGUAGE, Gettext, Locales
 from bot.lifecycle import InvalidTransition, make_event
-from bot.locks import KeyedLocks
+from bot.locks import KeyedLocks, Locks
 from bot.models import PRIORITY_RESIDENT, Button, EventKind, Reply, Report
 from storage.base import Conflict, Storage
 
 STAFF_TEXT_MAX = 3000
+LINK_WAIT_SECONDS = 2.0
+FRESH_MESSAGE = timedelta(seconds=60)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,18 +50,29 @@ class StaffDesk:
         config: CoreConfig,
         clock: Clock,
         on_enqueue: Callable[[], None],
+        locks: Locks | None = None,
     ) -> None:
         self._storage = storage
         self._locales = locales
         self._config = config
         self._clock = clock
         self._on_enqueue = on_enqueue
-        self._locks = KeyedLocks()
+        self._locks: Locks = locks or KeyedLocks()
         self._ = locales.get(config.staff_language)
 
-    async def report_for_message(self, chat_id: int, message_id: int) -> int | None:
-        """The report shown by a staff-chat message, if any."""
-        return await self._storage.report_for_staff_message(chat_id, message_id)
+    async def report_for_message(self, chat_id: int, message_id: int, sent_at: datetime | None = None) -> int | None:
+        """The report shown by a staff-chat message, if any.
+
+        A card is linked to its report just after Telegram accepted it, so a reply to a card posted a moment
+        ago may arrive first: for a fresh message we look again for a short while.
+        """
+        deadline = time.monotonic() + LINK_WAIT_SECONDS
+        while True:
+            report_id = await self._storage.report_for_staff_message(chat_id, message_id)
+            fresh = sent_at is not None and self._clock() - sent_at < FRESH_MESSAGE
+            if report_id is not None or not fresh or time.monotonic() > deadline:
+                return report_id
+            await asyncio.sleep(0.05)
 
     async def answer(self, report_id: int, official: Official, text: str, photos: tuple[str, ...] = ()) -> Reply:
         """Relay an official's answer to the resident; the first answer takes the report into work."""

@@ -57,6 +57,10 @@ async def _migrate(conn: aiosqlite.Connection) -> None:
     columns = {row[1] for row in await cur.fetchall()}
     if "staff_chat_id" not in columns:
         await conn.execute("ALTER TABLE categories ADD COLUMN staff_chat_id INTEGER")
+    cur = await conn.execute("PRAGMA table_info(reports)")
+    if "draft_key" not in {row[1] for row in await cur.fetchall()}:
+        await conn.execute("ALTER TABLE reports ADD COLUMN draft_key TEXT")
+    await conn.execute("CREATE UNIQUE INDEX IF NOT EXISTS reports_by_draft ON reports (draft_key)")
 
 
 class SqliteStorage:
@@ -261,14 +265,22 @@ class SqliteStorage:
         answer_due_at: datetime,
         outbox_for: OutboxFor,
     ) -> Report:
-        """Create the report with its first event, drop the draft and queue its messages, atomically."""
+        """Create the report with its first event, drop the draft and queue its messages, atomically.
+
+        A draft already sent (same key) returns its report and queues nothing again.
+        """
         if draft.category_id is None or draft.description is None or draft.location is None:
             raise ValueError("incomplete draft")
         loc = draft.location
         async with self._tx() as db:
+            cur = await db.execute("SELECT * FROM reports WHERE draft_key = ?", (draft.key,))
+            existing = await cur.fetchone()
+            if existing is not None:
+                await db.execute("DELETE FROM drafts WHERE resident = ?", (profile.ref.key,))
+                return self._report(existing)
             cur = await db.execute(
                 "INSERT INTO reports (resident, resident_name, category_id, description, latitude, longitude,"
-                " address, photos, status, created_at, answer_due_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
+                " address, photos, status, created_at, answer_due_at, draft_key) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
                 " RETURNING *",
                 (
                     profile.ref.key,
@@ -282,6 +294,7 @@ class SqliteStorage:
                     Status.NEW.value,
                     ts(created_at),
                     ts(answer_due_at),
+                    draft.key,
                 ),
             )
             report = self._report(await cur.fetchone())
@@ -498,16 +511,41 @@ class SqliteStorage:
                 "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ? WHERE id = ?",
                 (error[:500], message.id),
             )
-            if message.report_id is not None:
-                cur = await db.execute("SELECT status FROM reports WHERE id = ?", (message.report_id,))
-                row = await cur.fetchone()
-                if row is not None:
-                    status = Status(row[0])
-                    await self._insert_event(
-                        db,
-                        Event(message.report_id, EventKind.DELIVERY_FAILED, at, "system", status, error[:500]),
-                    )
-            await self._insert_outbox(db, notices, at)
+            await self._delivery_failed(db, message.report_id, error, at, notices)
+
+    async def record_delivery_failure(
+        self, report_id: int | None, error: str, at: datetime, notices: Sequence[OutboxMessage] = ()
+    ) -> None:
+        """Record on the report that a message could not be delivered, and queue the notices to officials."""
+        async with self._tx() as db:
+            await self._delivery_failed(db, report_id, error, at, notices)
+
+    async def _delivery_failed(
+        self,
+        db: aiosqlite.Connection,
+        report_id: int | None,
+        error: str,
+        at: datetime,
+        notices: Sequence[OutboxMessage],
+    ) -> None:
+        if report_id is not None:
+            cur = await db.execute("SELECT status FROM reports WHERE id = ?", (report_id,))
+            row = await cur.fetchone()
+            if row is not None:
+                event = Event(report_id, EventKind.DELIVERY_FAILED, at, "system", Status(row[0]), error[:500])
+                await self._insert_event(db, event)
+        await self._insert_outbox(db, notices, at)
+
+    async def peek_outbox(self, limit: int) -> list[OutboxMessage]:
+        """The oldest pending messages, in queue order (for relaying them to another queue)."""
+        async with self._read() as db:
+            cur = await db.execute("SELECT * FROM outbox WHERE status = 'pending' ORDER BY id LIMIT ?", (limit,))
+            return [self._outbox(r) for r in await cur.fetchall()]
+
+    async def forget_outbox(self, ids: Sequence[int]) -> None:
+        """Drop relayed messages."""
+        async with self._tx() as db:
+            await db.executemany("DELETE FROM outbox WHERE id = ?", [(i,) for i in ids])
 
     async def staff_chats(self) -> set[int]:
         """The department chats categories are routed to."""

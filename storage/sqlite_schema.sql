@@ -30,7 +30,8 @@ CREATE TABLE IF NOT EXISTS reports (
     photos TEXT NOT NULL,
     status TEXT NOT NULL,
     created_at TEXT NOT NULL,
-    answer_due_at TEXT NOT NULL
+    answer_due_at TEXT NOT NULL,
+    draft_key TEXT
 );
 CREATE INDEX IF NOT EXISTS reports_by_resident ON reports (resident, id);
 CREATE TABLE IF NOT EXISTS events (

@@ -68,8 +68,9 @@ async def test_draft_round_trip_every_field(client: aioredis.Redis, namespace: s
     await drafts.save_draft(ALICE, changed)
     assert await drafts.get_draft(ALICE) == changed
 
-    await drafts.save_draft(BOB, Draft())
-    assert await drafts.get_draft(BOB) == Draft()
+    empty = Draft()
+    await drafts.save_draft(BOB, empty)
+    assert await drafts.get_draft(BOB) == empty
 
 
 async def test_delete_draft_says_whether_there_was_one(client: aioredis.Redis, namespace: str) -> None:
@@ -97,8 +98,9 @@ async def test_drafts_expire_after_ttl_of_no_activity(client: aioredis.Redis, na
 async def test_drafts_shared_between_processes(
     client: aioredis.Redis, other_client: aioredis.Redis, namespace: str
 ) -> None:
-    await RedisDraftStore(client, namespace).save_draft(ALICE, Draft(category_id=1))
-    assert await RedisDraftStore(other_client, namespace).get_draft(ALICE) == Draft(category_id=1)
+    draft = Draft(category_id=1)
+    await RedisDraftStore(client, namespace).save_draft(ALICE, draft)
+    assert await RedisDraftStore(other_client, namespace).get_draft(ALICE) == draft
 
 
 # Locks

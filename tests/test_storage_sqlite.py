@@ -176,3 +176,12 @@ async def test_resident_profile_and_reports_listing(storage: SqliteStorage) -> N
     await storage.submit_report(other, _draft(), T0, T0, _card)
     assert [r.id for r in await storage.list_reports(ALICE.ref, 2)] == [3, 2]
     assert [r.id for r in await storage.list_reports(other.ref, 10)] == [4]
+
+
+async def test_the_same_draft_sent_twice_makes_one_report(storage: SqliteStorage) -> None:
+    draft = _draft()
+    first = await storage.submit_report(ALICE, draft, T0, T0, _card)
+    again = await storage.submit_report(ALICE, draft, T0, T0, _card)
+    assert again.id == first.id
+    assert [r.id for r in await storage.list_reports(ALICE.ref, 10)] == [first.id]
+    assert await storage.pending_count() == 1

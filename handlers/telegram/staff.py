@@ -45,7 +45,7 @@ def build_router() -> Router:
         if origin is None:
             await say(bot, message, Reply(_("Send this as a reply to the report's card.")))
             return None
-        report_id = await reception.staff.report_for_message(message.chat.id, origin.message_id)
+        report_id = await reception.staff.report_for_message(message.chat.id, origin.message_id, origin.date)
         if report_id is None:
             await say(bot, message, Reply(_("This message is not a report card. Reply to the card of a report.")))
         return report_id

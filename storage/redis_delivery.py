@@ -1,0 +1,58 @@
+"""The delivery queue on Redis for several processes; report-side effects still go to the records storage.
+
+The records storage keeps its transactional outbox (a report and the messages it owes are written together);
+`OutboxRelay` moves those messages into Redis, where any worker process may claim them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from bot.models import OutboxMessage
+from storage.redis_queue import RedisQueue
+from storage.sqlite import SqliteStorage
+
+
+class RedisDelivery:
+    """The worker's queue: Redis for the messages, the records storage for links and history."""
+
+    # Claimed heads are leased to this process: the worker must send every one it claims.
+    leases = True
+
+    def __init__(self, queue: RedisQueue, records: SqliteStorage) -> None:
+        self.queue = queue
+        self._records = records
+
+    async def enqueue(self, messages: Sequence[OutboxMessage]) -> None:
+        """Queue messages directly in Redis."""
+        await self.queue.enqueue(messages)
+
+    async def claim_due(self, now: datetime, limit: int) -> list[OutboxMessage]:
+        """Heads of due chats, leased to this process."""
+        return await self.queue.claim_due(now, limit)
+
+    async def next_due_at(self) -> datetime | None:
+        """When the earliest head becomes due."""
+        return await self.queue.next_due_at()
+
+    async def mark_sent(self, message: OutboxMessage, message_ids: Sequence[int]) -> None:
+        """Link the card to its report first: a crash before the ack repeats the post, never orphans it."""
+        if message.link_to_report and message.report_id is not None:
+            await self._records.link_staff_messages(message.chat_id, message_ids, message.report_id)
+        await self.queue.mark_sent(message, message_ids)
+
+    async def mark_retry(self, message: OutboxMessage, at: datetime, error: str) -> None:
+        """Try again at `at`."""
+        await self.queue.mark_retry(message, at, error)
+
+    async def mark_failed(
+        self, message: OutboxMessage, error: str, at: datetime, notices: Sequence[OutboxMessage] = ()
+    ) -> None:
+        """Record the failure on the report (and queue the notices) before dropping the message."""
+        await self._records.record_delivery_failure(message.report_id, error, at, notices)
+        await self.queue.mark_failed(message, error, at)
+
+    async def pending_count(self) -> int:
+        """Messages waiting in Redis."""
+        return await self.queue.pending_count()
