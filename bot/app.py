@@ -21,7 +21,7 @@ from aiohttp import web
 
 from bot.budgets import BudgetConfig, SendBudgets
 from bot.config import CoreConfig, utc_now
-from bot.delivery import DeliveryWorker, Sender
+from bot.delivery import Budgets, DeliveryWorker, Sender
 from bot.i18n import Locales
 from bot.locks import Locks
 from bot.models import Messenger
@@ -50,15 +50,13 @@ def make_bot(settings: Settings) -> Bot:
     )
 
 
-def budgets_of(settings: Settings) -> SendBudgets:
-    """The send budgets from the settings."""
-    return SendBudgets(
-        BudgetConfig(
-            telegram_group_per_minute=settings.telegram_group_per_minute,
-            telegram_private_per_second=settings.telegram_private_per_second,
-            telegram_global_per_second=settings.telegram_global_per_second,
-            vk_per_second=settings.vk_per_second,
-        )
+def budget_config(settings: Settings) -> BudgetConfig:
+    """The send budgets' limits from the settings."""
+    return BudgetConfig(
+        telegram_group_per_minute=settings.telegram_group_per_minute,
+        telegram_private_per_second=settings.telegram_private_per_second,
+        telegram_global_per_second=settings.telegram_global_per_second,
+        vk_per_second=settings.vk_per_second,
     )
 
 
@@ -85,6 +83,7 @@ class Shared:
     locks: Locks | None = None
     queue: OutboxStore | None = None
     relay_queue: object | None = None
+    budgets: Budgets | None = None
 
 
 @contextlib.asynccontextmanager
@@ -94,6 +93,7 @@ async def _shared(settings: Settings, records: SqliteStorage) -> AsyncIterator[S
         return
     import redis.asyncio as aioredis
 
+    from storage.redis_budgets import RedisSendBudgets
     from storage.redis_delivery import RedisDelivery
     from storage.redis_queue import RedisQueue
     from storage.redis_state import RedisDraftStore, RedisKeyedLocks
@@ -107,6 +107,7 @@ async def _shared(settings: Settings, records: SqliteStorage) -> AsyncIterator[S
             RedisKeyedLocks(client, namespace=ns),
             RedisDelivery(queue, records),
             queue,
+            RedisSendBudgets(client, budget_config(settings), namespace=ns),
         )
     finally:
         await client.aclose()
@@ -178,7 +179,7 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
                     clock=utc_now,
                     staff_chat_for=reception.routing.chat_for_report,
                     staff_gettext=locales.get(settings.staff_language),
-                    budgets=budgets_of(settings),
+                    budgets=shared.budgets or SendBudgets(budget_config(settings)),
                 )
                 reception.on_enqueue(worker.wake)
                 tasks.append(asyncio.create_task(worker.run(stop), name="delivery"))

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from bot.budgets import SendBudgets
 from bot.config import Clock
 from bot.formatting import esc
 from bot.i18n import Gettext
@@ -43,6 +42,12 @@ class Sender(Protocol):
     """Sends one outbox message to its messenger and returns the ids of the messages it made."""
 
     async def send(self, message: OutboxMessage) -> list[int]: ...
+
+
+class Budgets(Protocol):
+    """Send budgets: in-process (`SendBudgets`) or shared by processes through Redis."""
+
+    async def acquire(self, messenger: Messenger, chat_id: int, cost: int = 1) -> float: ...
 
 
 def backoff(attempts: int) -> float:
@@ -80,7 +85,7 @@ class DeliveryWorker:
         clock: Clock,
         staff_chat_for: Callable[[int], Awaitable[int]],
         staff_gettext: Gettext,
-        budgets: SendBudgets | None = None,
+        budgets: Budgets | None = None,
         concurrency: int = 16,
     ) -> None:
         self._storage = storage
