@@ -30,6 +30,7 @@ from bot.reception import Reception
 from bot.relay import OutboxRelay
 from bot.settings import Settings
 from handlers.telegram import build_dispatcher
+from handlers.telegram.polling import UpdatePoller
 from handlers.telegram.sender import TelegramSender
 from handlers.vk import VkAdapter, VkSender
 from handlers.vk import make_api as make_vk_api
@@ -197,15 +198,12 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
                 if settings.webhook_url:
                     tasks.append(asyncio.create_task(_serve_webhook(settings, dp, bot, stop), name="webhook"))
                 else:
-                    polling = dp.start_polling(bot, handle_signals=False, close_bot_session=False)
-                    tasks.append(asyncio.create_task(polling, name="polling"))
+                    await bot.delete_webhook()  # getUpdates and a webhook exclude each other
+                    tasks.append(asyncio.create_task(UpdatePoller(bot, dp).run(stop), name="polling"))
                 if vk_api is not None and settings.vk_group_id is not None:
                     vk = VkAdapter(reception, vk_api, settings.vk_group_id, settings.data_dir)
                     tasks.append(asyncio.create_task(vk.run(stop), name="vk"))
             await stop.wait()
-            if intake and not settings.webhook_url:
-                with contextlib.suppress(RuntimeError):
-                    await dp.stop_polling()
             await asyncio.gather(*tasks, return_exceptions=True)
     finally:
         await bot.session.close()

@@ -162,3 +162,13 @@ async def test_staff_chat_and_wrong_chats(tmp_path: Path) -> None:
         [history] = await w.official.press(card, "History")
         assert "sent by the resident" in text_of(history)
         assert "is a" not in buttons(card)
+
+
+async def test_an_unreadable_update_does_not_stop_the_bot(tmp_path: Path) -> None:
+    async with world(tmp_path) as w:
+        resident = w.resident(706)
+        # Updates no client library can read: the bot must skip them, not stall every resident behind them.
+        await w.client.inject_update({"message": {"message_id": "not a number", "chat": "nowhere"}})
+        await w.client.inject_update({"callback_query": {"id": 5}})
+        welcome = await resident.say("/start")
+        assert "Hello!" in text_of(welcome)

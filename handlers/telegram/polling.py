@@ -1,0 +1,96 @@
+"""Long polling that reads each update on its own, so one update the library cannot read is skipped, not retried.
+
+aiogram's own poller validates a whole getUpdates batch at once; a single malformed update fails the batch, the
+offset never moves, and every resident waits behind it forever.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from typing import Any
+
+import aiohttp
+from aiogram import Bot, Dispatcher
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.types import Update
+from pydantic import ValidationError
+
+log = logging.getLogger(__name__)
+
+POLL_TIMEOUT = 25
+MAX_BACKOFF = 30.0
+
+
+class UpdatePoller:
+    """getUpdates in a loop; updates are handled concurrently, each validated separately."""
+
+    def __init__(self, bot: Bot, dp: Dispatcher, poll_timeout: int = POLL_TIMEOUT) -> None:
+        self._bot = bot
+        self._dp = dp
+        self._timeout = poll_timeout
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Poll until `stop` is set; handlers already running are awaited."""
+        poll = asyncio.create_task(self._poll())
+        await stop.wait()
+        poll.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await poll
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _poll(self) -> None:
+        session = self._bot.session
+        assert isinstance(session, AiohttpSession)
+        http = await session.create_session()
+        url = session.api.api_url(self._bot.token, "getUpdates")
+        allowed = self._dp.resolve_used_update_types()
+        offset: int | None = None
+        failures = 0
+        while True:
+            body: dict[str, Any] = {"timeout": self._timeout, "allowed_updates": allowed}
+            if offset is not None:
+                body["offset"] = offset
+            try:
+                async with http.post(
+                    url, json=body, timeout=aiohttp.ClientTimeout(total=self._timeout + 15)
+                ) as response:
+                    answer = json.loads(await response.read())
+            except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+                failures += 1
+                log.warning("getUpdates failed (%s); retrying", type(exc).__name__)
+                await asyncio.sleep(min(MAX_BACKOFF, 0.5 * 2**failures))
+                continue
+            if not isinstance(answer, dict) or not answer.get("ok"):
+                failures += 1
+                code = answer.get("error_code") if isinstance(answer, dict) else None
+                log.error("getUpdates refused (%s); retrying", code)
+                await asyncio.sleep(min(MAX_BACKOFF, 0.5 * 2**failures))
+                continue
+            failures = 0
+            for raw in answer.get("result") or []:
+                update_id = raw.get("update_id") if isinstance(raw, dict) else None
+                if not isinstance(update_id, int):
+                    continue
+                offset = max(offset or 0, update_id + 1)
+                self._spawn(raw, update_id)
+
+    def _spawn(self, raw: dict[str, Any], update_id: int) -> None:
+        try:
+            update = Update.model_validate(raw, context={"bot": self._bot})
+        except ValidationError:
+            log.warning("update %s could not be read and was skipped", update_id)
+            return
+        task = asyncio.create_task(self._handle(update))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _handle(self, update: Update) -> None:
+        try:
+            await self._dp.feed_update(self._bot, update)
+        except Exception:
+            log.exception("update %s failed", update.update_id)
