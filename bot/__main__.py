@@ -20,7 +20,7 @@ def main() -> int:
         print("See .env.example and README.md for every setting.", file=sys.stderr)
         return 2
     logging.basicConfig(
-        level=settings.log_level.upper(),
+        level=settings.log_level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     # aiogram logs updates at INFO with ids only; vkbottle logs request bodies (residents' texts) at DEBUG.

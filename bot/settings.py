@@ -29,7 +29,7 @@ class Settings(BaseSettings):
     timezone: str = "Europe/Moscow"
     default_answer_hours: int = Field(default=24, ge=1, le=24 * 60)
     album_wait_seconds: float = Field(default=0.8, gt=0, le=10)
-    log_level: str = "INFO"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # Webhook mode (set WEBHOOK_URL): Telegram posts updates to this process instead of long polling.
     webhook_url: str | None = None
     webhook_host: str = "127.0.0.1"
@@ -63,6 +63,11 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
 
     @field_validator("webhook_url")
     @classmethod
@@ -112,6 +117,9 @@ class Settings(BaseSettings):
             raise ValueError("TELEGRAM_TOKEN looks wrong: expected the form 123456:ABC... from @BotFather")
         if self.staff_chat_id is None:
             raise ValueError("STAFF_CHAT_ID is required: the Telegram group where officials work")
+        if self.bot_role != "all" and self.redis_url is None:
+            # Without a shared queue an intake's messages would wait for a worker that cannot see them.
+            raise ValueError("BOT_ROLE=intake or worker needs REDIS_URL: the processes share the queue through Redis")
         if self.vk_token is not None and self.vk_group_id is None:
             raise ValueError("VK_GROUP_ID is required with VK_TOKEN: the id of the community (a positive number)")
         return self

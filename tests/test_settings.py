@@ -38,6 +38,13 @@ def _run(env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess[str
         ({**GOOD, "TELEGRAM_API_URL": "ftp://x"}, "TELEGRAM_API_URL"),
         ({**GOOD, "TIMEZONE": "Mars/Olympus"}, "TIMEZONE"),
         ({**GOOD, "STAFF_LANGUAGE": "de"}, "STAFF_LANGUAGE"),
+        ({**GOOD, "LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
+        ({**GOOD, "VK_TOKEN": "vk1.a.x"}, "VK_GROUP_ID"),
+        ({**GOOD, "REDIS_URL": "localhost:6379"}, "REDIS_URL"),
+        ({**GOOD, "BOT_ROLE": "boss"}, "BOT_ROLE"),
+        ({**GOOD, "BOT_ROLE": "worker"}, "REDIS_URL"),
+        ({**GOOD, "WEBHOOK_SECRET": "has spaces"}, "WEBHOOK_SECRET"),
+        ({**GOOD, "TELEGRAM_GROUP_PER_MINUTE": "-1"}, "TELEGRAM_GROUP_PER_MINUTE"),
     ],
 )
 def test_bad_settings_name_the_setting(tmp_path: Path, env: dict[str, str], named: str) -> None:
