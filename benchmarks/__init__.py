@@ -1,1 +1,0 @@
-"""Benchmarks of the real bot against the Telegram emulator (not part of the pytest suite); see README.md."""
