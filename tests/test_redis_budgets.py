@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -17,7 +18,7 @@ from storage.redis_budgets import RedisSendBudgets
 from tests.harness import STAFF_CHAT, make_settings
 from tests.tg_emulator import TelegramEmulator
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 @pytest.fixture
