@@ -39,6 +39,8 @@ from storage.sqlite import SqliteStorage
 
 log = logging.getLogger(__name__)
 
+REDIS_CONNECTIONS = 64
+
 
 def make_bot(settings: Settings) -> Bot:
     """The aiogram Bot, pointed at TELEGRAM_API_URL, sending HTML without link previews."""
@@ -99,7 +101,11 @@ async def _shared(settings: Settings, records: SqliteStorage) -> AsyncIterator[S
     from storage.redis_queue import RedisQueue
     from storage.redis_state import RedisDraftStore, RedisKeyedLocks
 
-    client = aioredis.from_url(settings.redis_url, decode_responses=True)
+    # A bounded pool that waits for a free connection: a surge of handlers must queue, not run out of sockets.
+    pool = aioredis.BlockingConnectionPool.from_url(
+        settings.redis_url, decode_responses=True, max_connections=REDIS_CONNECTIONS, timeout=30
+    )
+    client = aioredis.Redis(connection_pool=pool)
     ns = settings.redis_namespace
     queue = RedisQueue(client, namespace=ns)  # a consumer name unique to this worker
     try:

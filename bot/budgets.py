@@ -99,6 +99,14 @@ class SendBudgets:
             waits.append(chat.wait_time(now, cost))
         return max(waits)
 
+    async def reserve(self, messenger: Messenger, chat_id: int, cost: int = 1) -> float:
+        """Count the message if it may go now and return 0; otherwise count nothing and return the wait."""
+        wait = self.wait_time(messenger, chat_id, cost)
+        if wait > 0:
+            return wait
+        await self.acquire(messenger, chat_id, cost)
+        return 0.0
+
     async def acquire(self, messenger: Messenger, chat_id: int, cost: int = 1) -> float:
         """Wait for the budgets and count the message; returns how long it waited."""
         waited = 0.0

@@ -23,6 +23,7 @@ from storage.base import OutboxStore
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF_SECONDS = 300.0
+HOLD_FOR_BUDGET_SECONDS = 2.0
 IDLE_POLL_SECONDS = 1.0
 
 
@@ -47,7 +48,9 @@ class Sender(Protocol):
 class Budgets(Protocol):
     """Send budgets: in-process (`SendBudgets`) or shared by processes through Redis."""
 
-    async def acquire(self, messenger: Messenger, chat_id: int, cost: int = 1) -> float: ...
+    async def reserve(self, messenger: Messenger, chat_id: int, cost: int = 1) -> float:
+        """Count the message and return 0 if it may go now, else the seconds to wait (nothing counted)."""
+        ...
 
 
 def backoff(attempts: int) -> float:
@@ -176,7 +179,13 @@ class DeliveryWorker:
             await self._storage.mark_retry(message, self._retry_at(message, MAX_BACKOFF_SECONDS), "no sender")
             return
         if self._budgets is not None:
-            await self._budgets.acquire(message.messenger, message.chat_id, cost_of(message))
+            while (wait := await self._budgets.reserve(message.messenger, message.chat_id, cost_of(message))) > 0:
+                if wait > HOLD_FOR_BUDGET_SECONDS:
+                    # Don't sit on a leased message for long (another worker would take it over when the lease
+                    # ends): put it back, due when the budget allows.
+                    await self._storage.mark_retry(message, self._retry_at(message, wait), "waiting for the budget")
+                    return
+                await asyncio.sleep(wait)
         key = (message.messenger, message.chat_id)
         self._sending.add(key)
         try:

@@ -65,21 +65,22 @@ class RedisSendBudgets:
                 windows.append((f"{self._prefix}:tg:{chat_id}", c.telegram_private_per_second, 1.0))
         return [w for w in windows if w[1] > 0]
 
-    async def acquire(self, messenger: Messenger, chat_id: int, cost: int = 1) -> float:
-        """Wait for the shared budgets and count the message; returns how long it waited."""
+    async def reserve(self, messenger: Messenger, chat_id: int, cost: int = 1) -> float:
+        """Count the message if the shared budgets allow it now and return 0; otherwise return the wait."""
         windows = self._windows(messenger, chat_id)
         if not windows:
             return 0.0
-        keys = [w[0] for w in windows]
         args: list[str | int] = [cost, secrets.token_hex(8)]
         for _key, limit, seconds in windows:
             # The platform counts a message a moment after we do: keep a little clear of the window's edge.
             args += [limit, int((seconds * (1 + MARGIN_FRACTION) + MARGIN_SECONDS) * 1000)]
+        wait_ms = int(await self._acquire(keys=[w[0] for w in windows], args=args))
+        return max(0.0, wait_ms / 1000)
+
+    async def acquire(self, messenger: Messenger, chat_id: int, cost: int = 1) -> float:
+        """Wait for the shared budgets and count the message; returns how long it waited."""
         waited = 0.0
-        while True:
-            wait_ms = int(await self._acquire(keys=keys, args=args))
-            if wait_ms <= 0:
-                return waited
-            await asyncio.sleep(wait_ms / 1000)
-            waited += wait_ms / 1000
-            args[1] = secrets.token_hex(8)
+        while (wait := await self.reserve(messenger, chat_id, cost)) > 0:
+            await asyncio.sleep(wait)
+            waited += wait
+        return waited
