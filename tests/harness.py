@@ -288,9 +288,13 @@ class BotProcess:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bot"], cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-        )
+        # Logs go to a file: a pipe nobody reads fills up and blocks the bot mid-log.
+        self.log_path = Path(self.env["DATA_DIR"]).parent / "bot.log"
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "bot"], cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=log
+            )
 
     def kill(self) -> None:
         """SIGKILL: no clean-up, no goodbye."""
@@ -298,9 +302,9 @@ class BotProcess:
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait(10)
 
-    def stop(self) -> int:
-        """SIGTERM and wait for a clean exit."""
+    async def stop(self) -> int:
+        """SIGTERM and wait for a clean exit, while this event loop (and the emulator in it) keeps serving."""
         assert self.proc is not None
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(15)
+        return await asyncio.to_thread(self.proc.wait, 15)

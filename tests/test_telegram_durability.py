@@ -71,7 +71,7 @@ async def test_killed_between_confirmation_and_posting_posts_once_after_restart(
             [answer] = await resident.wait(since)
             assert "A crew is on the way" in text_of(answer)
         finally:
-            process.stop()
+            assert await process.stop() == 0
 
 
 async def test_draft_survives_a_restart(tmp_path: Path) -> None:

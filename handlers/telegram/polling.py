@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 
 POLL_TIMEOUT = 25
 MAX_BACKOFF = 30.0
+SHUTDOWN_GRACE = 5.0
 
 
 class UpdatePoller:
@@ -41,7 +42,11 @@ class UpdatePoller:
         with contextlib.suppress(asyncio.CancelledError):
             await poll
         if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+            # Handlers under way may finish (their state is saved as they go); a stuck one must not hold shutdown.
+            _done, pending = await asyncio.wait(self._tasks, timeout=SHUTDOWN_GRACE)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
 
     async def _poll(self) -> None:
         session = self._bot.session

@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 NAME_CACHE_SIZE = 10_000
 SNACKBAR_LIMIT = 90
 PHOTO_LIMIT = 20 * 1024 * 1024
+SHUTDOWN_GRACE = 5.0
 
 
 class _Polling(BotPolling):
@@ -64,7 +65,11 @@ class VkAdapter:
         listener.cancel()
         await asyncio.gather(listener, return_exceptions=True)
         if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+            # Updates under way may finish; a stuck one must not hold shutdown.
+            _done, pending = await asyncio.wait(self._tasks, timeout=SHUTDOWN_GRACE)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
 
     async def _listen(self, polling: BotPolling) -> None:
         while True:
