@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aiogram import Bot, F, Router
+from aiogram import Bot, Router
 from aiogram.enums import ChatType
 from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
@@ -11,12 +11,13 @@ from bot.admin import COMMANDS
 from bot.i18n import pick_language
 from bot.reception import Reception
 from handlers.telegram.keyboards import send_replies
+from handlers.telegram.predicates import has_author
 
 
 def build_router() -> Router:
     """Admin commands, heard in private and in groups (where /category_chat routes a category to the group)."""
     router = Router(name="admin")
-    router.message.filter(F.from_user)
+    router.message.filter(has_author)
 
     @router.message(Command(*COMMANDS))
     async def on_admin(message: Message, command: CommandObject, bot: Bot, reception: Reception) -> None:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from aiogram import Bot, F, Router
+from aiogram import Bot, Router
 from aiogram.types import CallbackQuery, Message
 
 from bot.models import Reply
 from bot.reception import Reception
 from handlers.telegram.keyboards import answer_press, send_replies
+from handlers.telegram.predicates import is_command
 
 
 async def on_command_elsewhere(message: Message, bot: Bot, reception: Reception) -> None:
@@ -26,6 +27,6 @@ async def on_stray_press(callback: CallbackQuery, bot: Bot, reception: Reception
 def build_router() -> Router:
     """The elsewhere router, new for every dispatcher."""
     router = Router(name="elsewhere")
-    router.message.register(on_command_elsewhere, F.text.startswith("/"))
+    router.message.register(on_command_elsewhere, is_command)
     router.callback_query.register(on_stray_press)
     return router

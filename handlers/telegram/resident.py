@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from aiogram import Bot, F, Router
-from aiogram.enums import ChatType
+from aiogram import Bot, Router
 from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, CommandStart
 from aiogram.types import CallbackQuery, Message
@@ -15,6 +14,15 @@ from bot.reception import Reception
 from handlers.telegram.files import PhotoTooLarge, archive_photos
 from handlers.telegram.keyboards import answer_press, send_replies
 from handlers.telegram.people import resident_of
+from handlers.telegram.predicates import (
+    has_location,
+    has_photo,
+    has_text,
+    has_venue,
+    is_command,
+    private_message,
+    private_press,
+)
 
 log = logging.getLogger(__name__)
 
@@ -100,16 +108,16 @@ async def on_press(callback: CallbackQuery, bot: Bot, reception: Reception) -> N
 def build_router() -> Router:
     """The resident router, new for every dispatcher."""
     router = Router(name="resident")
-    router.message.filter(F.chat.type == ChatType.PRIVATE, F.from_user)
-    router.edited_message.filter(F.chat.type == ChatType.PRIVATE, F.from_user)
-    router.callback_query.filter(F.message.chat.type == ChatType.PRIVATE)
+    router.message.filter(private_message)
+    router.edited_message.filter(private_message)
+    router.callback_query.filter(private_press)
     router.message.register(on_start, CommandStart())
     router.message.register(on_command, Command(*_COMMANDS))
-    router.message.register(on_photo, F.photo)
-    router.message.register(on_venue, F.venue)
-    router.message.register(on_location, F.location)
-    router.message.register(on_unknown_command, F.text.startswith("/"))
-    router.message.register(on_text, F.text)
+    router.message.register(on_photo, has_photo)
+    router.message.register(on_venue, has_venue)
+    router.message.register(on_location, has_location)
+    router.message.register(on_unknown_command, is_command)
+    router.message.register(on_text, has_text)
     router.message.register(on_other)
     router.edited_message.register(on_edited)
     router.callback_query.register(on_press)

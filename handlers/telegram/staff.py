@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 
-from aiogram import Bot, F, Router
+from aiogram import Bot, Router
 from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, Message
@@ -16,6 +16,7 @@ from bot.reception import Reception
 from handlers.telegram.files import PhotoTooLarge, archive_photos
 from handlers.telegram.keyboards import answer_press, send_replies
 from handlers.telegram.people import official_of
+from handlers.telegram.predicates import has_author, is_reply, staff_action
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +32,7 @@ async def in_staff_chat(event: Message | CallbackQuery, reception: Reception) ->
 def build_router() -> Router:
     """The staff chats' router; only updates from those chats reach it."""
     router = Router(name="staff")
-    router.message.filter(in_staff_chat, F.from_user)
+    router.message.filter(in_staff_chat, has_author)
     router.callback_query.filter(in_staff_chat)
     router.edited_message.filter(in_staff_chat)
 
@@ -108,7 +109,7 @@ def build_router() -> Router:
         _ = reception.locales.get(reception.config.staff_language)
         await say(bot, message, Reply(_("This command works in a private chat with the bot.")))
 
-    @router.message(F.reply_to_message)
+    @router.message(is_reply)
     async def on_reply(message: Message, bot: Bot, reception: Reception, album: list[Message] | None = None) -> None:
         """A reply to one of the bot's messages: the answer to relay to the resident."""
         assert message.reply_to_message is not None
@@ -136,7 +137,7 @@ def build_router() -> Router:
             await reception.staff.answer(report_id, official_of(message.from_user), text, photos),
         )
 
-    @router.callback_query(F.data.startswith("s."))
+    @router.callback_query(staff_action)
     async def on_press(callback: CallbackQuery, bot: Bot, reception: Reception) -> None:
         """Card buttons and the resolve-without-photo question."""
         action = actions.parse_staff(callback.data)
