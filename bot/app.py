@@ -8,6 +8,7 @@ import logging
 import signal
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from aiogram import Bot, Dispatcher
@@ -36,6 +37,9 @@ from handlers.vk import VkAdapter, VkSender
 from handlers.vk import make_api as make_vk_api
 from storage.base import DraftStore, OutboxStore
 from storage.sqlite import SqliteStorage
+
+if TYPE_CHECKING:
+    from storage.redis_queue import RedisQueue  # imported only when REDIS_URL is set
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +89,7 @@ class Shared:
     drafts: DraftStore | None = None
     locks: Locks | None = None
     queue: OutboxStore | None = None
-    relay_queue: object | None = None
+    relay_queue: RedisQueue | None = None
     budgets: Budgets | None = None
 
 
@@ -191,9 +195,6 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
                 reception.on_enqueue(worker.wake)
                 tasks.append(asyncio.create_task(worker.run(stop), name="delivery"))
             if shared.relay_queue is not None and shared.locks is not None:
-                from storage.redis_queue import RedisQueue
-
-                assert isinstance(shared.relay_queue, RedisQueue)
                 relay = OutboxRelay(records, shared.relay_queue, shared.locks, worker.wake if worker else lambda: None)
                 reception.on_enqueue(relay.wake)
                 tasks.append(asyncio.create_task(relay.run(stop), name="relay"))
