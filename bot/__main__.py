@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 import sys
 
 from pydantic import ValidationError
@@ -11,6 +12,8 @@ from pydantic import ValidationError
 
 def main() -> int:
     """Validate settings, then run; a bad setting is one clear line, not a traceback."""
+    # A stop asked for while still starting (imports take seconds) is a clean exit; the loop's handlers take over later.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     from bot.settings import Settings, describe_error
 
     try:
