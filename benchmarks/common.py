@@ -200,7 +200,9 @@ class Emulator:
         with open(self.log_path, "ab") as err:
             self.proc = _register(
                 subprocess.Popen(
-                    [PYTHON, "-m", "tests.tg_emulator", "--port", "0", "--print-url", "--log-level", "WARNING"],
+                    # The benchmarks drive the bot's webhook themselves: the emulator must not push updates too.
+                    [PYTHON, "-m", "tests.tg_emulator", "--port", "0", "--print-url", "--no-webhook-push",
+                     "--log-level", "WARNING"],
                     cwd=ROOT,
                     stdout=subprocess.PIPE,
                     stderr=err,
@@ -346,6 +348,16 @@ class Control:
             if not data.get("ok"):
                 raise RuntimeError(f"{method}: {data}")
             return data["result"]
+
+    async def execute_webhook_answer(self, body: bytes, content_type: str) -> Any:
+        """Have the emulator make the Bot API call a webhook answer carries, as Telegram does with it."""
+        async with self.http.post(
+            f"{self.url}/_ctl/webhook_answer", data=body, headers={"Content-Type": content_type}
+        ) as resp:
+            data = await resp.json(content_type=None)
+            if resp.status >= 400:
+                raise RuntimeError(f"webhook answer: {resp.status} {data}")
+            return data
 
     async def create_chat(self, chat_id: int, title: str) -> None:
         await self.call("POST", "chats", {"id": chat_id, "type": "supergroup", "title": title})

@@ -26,8 +26,11 @@ def main() -> int:
         level=settings.log_level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    # aiogram logs updates at INFO with ids only; vkbottle logs request bodies (residents' texts) at DEBUG.
-    logging.getLogger("vkbottle").setLevel(max(logging.INFO, logging.getLogger().level))
+    # vkbottle logs request bodies (residents' texts) at DEBUG; aiogram logs a line per update at INFO, which
+    # costs more than handling some updates: both only when LOG_LEVEL=DEBUG.
+    level = logging.getLogger().level
+    logging.getLogger("vkbottle").setLevel(max(logging.INFO, level))
+    logging.getLogger("aiogram.event").setLevel(level if level <= logging.DEBUG else logging.WARNING)
     from aiogram.exceptions import TelegramUnauthorizedError
 
     from bot.app import install_signal_handlers, run

@@ -11,14 +11,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from aiogram import Bot, Dispatcher
+from aiogram import Bot
 from aiogram.client.default import DefaultBotProperties
-from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats, LinkPreviewOptions
-from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
-from aiohttp import web
 
 from bot.budgets import BudgetConfig, SendBudgets
 from bot.config import CoreConfig, utc_now
@@ -33,6 +30,8 @@ from bot.settings import Settings
 from handlers.telegram import build_dispatcher
 from handlers.telegram.polling import UpdatePoller
 from handlers.telegram.sender import TelegramSender
+from handlers.telegram.session import JsonSession
+from handlers.telegram.webhook import serve_webhook
 from handlers.vk import VkAdapter, VkSender
 from handlers.vk import make_api as make_vk_api
 from storage.base import DraftStore, OutboxStore
@@ -49,7 +48,7 @@ REDIS_CONNECTIONS = 64
 def make_bot(settings: Settings) -> Bot:
     """The aiogram Bot, pointed at TELEGRAM_API_URL, sending HTML without link previews."""
     assert settings.telegram_token is not None
-    session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
+    session = JsonSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
     return Bot(
         settings.telegram_token,
         session=session,
@@ -124,30 +123,6 @@ async def _shared(settings: Settings, records: SqliteStorage) -> AsyncIterator[S
         await client.aclose()
 
 
-async def _serve_webhook(settings: Settings, dp: Dispatcher, bot: Bot, stop: asyncio.Event) -> None:
-    """Receive updates over HTTPS from Telegram (or a load balancer) instead of long polling."""
-    assert settings.webhook_url is not None
-    app = web.Application()
-    # Answer Telegram only after the update is handled: if we die first, Telegram delivers it again.
-    SimpleRequestHandler(
-        dispatcher=dp, bot=bot, handle_in_background=False, secret_token=settings.webhook_secret
-    ).register(app, path=settings.webhook_path)
-    setup_application(app, dp, bot=bot)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, settings.webhook_host, settings.webhook_port).start()
-    await bot.set_webhook(
-        settings.webhook_url.rstrip("/") + settings.webhook_path,
-        secret_token=settings.webhook_secret,
-        allowed_updates=dp.resolve_used_update_types(),
-    )
-    log.info("webhook listening on %s:%s%s", settings.webhook_host, settings.webhook_port, settings.webhook_path)
-    try:
-        await stop.wait()
-    finally:
-        await runner.cleanup()
-
-
 async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
     """Run until `stop` is set (or SIGINT/SIGTERM when run from the command line)."""
     stop = stop or asyncio.Event()
@@ -203,7 +178,17 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
                     await _set_commands(bot, locales)
                 dp = build_dispatcher(reception, settings.album_wait_seconds)
                 if settings.webhook_url:
-                    tasks.append(asyncio.create_task(_serve_webhook(settings, dp, bot, stop), name="webhook"))
+                    webhook = serve_webhook(
+                        dp,
+                        bot,
+                        stop,
+                        url=settings.webhook_url,
+                        host=settings.webhook_host,
+                        port=settings.webhook_port,
+                        path=settings.webhook_path,
+                        secret=settings.webhook_secret,
+                    )
+                    tasks.append(asyncio.create_task(webhook, name="webhook"))
                 else:
                     await bot.delete_webhook()  # getUpdates and a webhook exclude each other
                     tasks.append(asyncio.create_task(UpdatePoller(bot, dp).run(stop), name="polling"))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
+import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -31,6 +33,9 @@ from storage.base import UNSET, Conflict, NotFound, OutboxFor, Unset
 from storage.defaults import DEFAULT_CATEGORIES
 
 SCHEMA = (Path(__file__).parent / "sqlite_schema.sql").read_text(encoding="utf-8")
+# How long the in-memory copy of the categories is trusted: another process on the same file (scale-out) may
+# change them; this process's own changes refresh it at once.
+CATEGORIES_FRESH_SECONDS = 5.0
 
 
 def ts(moment: datetime) -> str:
@@ -70,6 +75,9 @@ class SqliteStorage:
         self._conn = conn
         # One connection: statements of concurrent tasks must not interleave inside a transaction.
         self._lock = asyncio.Lock()
+        # Every resident step looks at its category, and categories change a few times a year.
+        self._categories: dict[int, Category] = {}
+        self._categories_read_at = -math.inf
 
     @classmethod
     async def open(cls, path: Path | str, default_answer_hours: int = 24) -> SqliteStorage:
@@ -105,7 +113,8 @@ class SqliteStorage:
             await self._conn.execute("COMMIT")
 
     @asynccontextmanager
-    async def _read(self) -> AsyncIterator[aiosqlite.Connection]:
+    async def _use(self) -> AsyncIterator[aiosqlite.Connection]:
+        """The connection outside any transaction: for reads, or one statement that commits on its own."""
         async with self._lock:
             yield self._conn
 
@@ -135,19 +144,25 @@ class SqliteStorage:
             staff_chat_id=row["staff_chat_id"],
         )
 
+    async def _category_snapshot(self) -> dict[int, Category]:
+        if time.monotonic() - self._categories_read_at > CATEGORIES_FRESH_SECONDS:
+            async with self._use() as db:
+                rows = await db.execute_fetchall("SELECT * FROM categories ORDER BY id")
+            self._categories = {row["id"]: self._category(row) for row in rows}
+            self._categories_read_at = time.monotonic()
+        return self._categories
+
+    def _categories_changed(self) -> None:
+        self._categories_read_at = -math.inf
+
     async def list_categories(self, include_hidden: bool = False) -> list[Category]:
         """Categories in the order they were added."""
-        sql = "SELECT * FROM categories" + ("" if include_hidden else " WHERE hidden = 0") + " ORDER BY id"
-        async with self._read() as db:
-            cur = await db.execute(sql)
-            return [self._category(r) for r in await cur.fetchall()]
+        snapshot = await self._category_snapshot()
+        return [c for c in snapshot.values() if include_hidden or not c.hidden]
 
     async def get_category(self, category_id: int) -> Category | None:
         """One category, hidden or not."""
-        async with self._read() as db:
-            cur = await db.execute("SELECT * FROM categories WHERE id = ?", (category_id,))
-            row = await cur.fetchone()
-        return self._category(row) if row else None
+        return (await self._category_snapshot()).get(category_id)
 
     async def add_category(self, name: str, answer_hours: int) -> Category:
         """Add a visible category that requires a photo."""
@@ -156,6 +171,7 @@ class SqliteStorage:
                 "INSERT INTO categories (name, answer_hours) VALUES (?, ?) RETURNING *", (name, answer_hours)
             )
             row = await cur.fetchone()
+        self._categories_changed()
         return self._category(row)
 
     async def update_category(
@@ -193,6 +209,7 @@ class SqliteStorage:
                 f"UPDATE categories SET {', '.join(sets)} WHERE id = ? RETURNING *", (*args, category_id)
             )
             row = await cur.fetchone()
+        self._categories_changed()
         if row is None:
             raise NotFound(category_id)
         return self._category(row)
@@ -211,7 +228,7 @@ class SqliteStorage:
 
     async def get_resident(self, ref: ResidentRef) -> ResidentProfile | None:
         """A resident's profile, if they ever wrote."""
-        async with self._read() as db:
+        async with self._use() as db:
             cur = await db.execute("SELECT * FROM residents WHERE key = ?", (ref.key,))
             row = await cur.fetchone()
         return ResidentProfile(ref, row["display_name"], row["language"]) if row else None
@@ -220,14 +237,14 @@ class SqliteStorage:
 
     async def get_draft(self, ref: ResidentRef) -> Draft | None:
         """The resident's draft, if any."""
-        async with self._read() as db:
-            cur = await db.execute("SELECT body FROM drafts WHERE resident = ?", (ref.key,))
-            row = await cur.fetchone()
-        return Draft.model_validate_json(row["body"]) if row else None
+        async with self._use() as db:
+            rows = list(await db.execute_fetchall("SELECT body FROM drafts WHERE resident = ?", (ref.key,)))
+        return Draft.model_validate_json(rows[0]["body"]) if rows else None
 
     async def save_draft(self, ref: ResidentRef, draft: Draft) -> None:
         """Store the draft, replacing the previous one."""
-        async with self._tx() as db:
+        # One statement outside a transaction commits on its own: one round trip to the database thread.
+        async with self._use() as db:
             await db.execute(
                 "INSERT INTO drafts (resident, body, updated_at) VALUES (?,?,?) "
                 "ON CONFLICT(resident) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at",
@@ -236,7 +253,7 @@ class SqliteStorage:
 
     async def delete_draft(self, ref: ResidentRef) -> bool:
         """Drop the draft; False if there was none."""
-        async with self._tx() as db:
+        async with self._use() as db:
             cur = await db.execute("DELETE FROM drafts WHERE resident = ?", (ref.key,))
             return cur.rowcount > 0
 
@@ -305,14 +322,14 @@ class SqliteStorage:
 
     async def get_report(self, report_id: int) -> Report | None:
         """One report by number."""
-        async with self._read() as db:
+        async with self._use() as db:
             cur = await db.execute("SELECT * FROM reports WHERE id = ?", (report_id,))
             row = await cur.fetchone()
         return self._report(row) if row else None
 
     async def list_reports(self, ref: ResidentRef, limit: int) -> list[Report]:
         """A resident's reports, newest first."""
-        async with self._read() as db:
+        async with self._use() as db:
             cur = await db.execute(
                 "SELECT * FROM reports WHERE resident = ? ORDER BY id DESC LIMIT ?", (ref.key, limit)
             )
@@ -320,7 +337,7 @@ class SqliteStorage:
 
     async def history(self, report_id: int) -> list[Event]:
         """Every event of a report, oldest first."""
-        async with self._read() as db:
+        async with self._use() as db:
             cur = await db.execute("SELECT * FROM events WHERE report_id = ? ORDER BY id", (report_id,))
             rows = await cur.fetchall()
         return [
@@ -375,7 +392,7 @@ class SqliteStorage:
 
     async def report_for_staff_message(self, chat_id: int, message_id: int) -> int | None:
         """The report a staff-chat message shows, if any."""
-        async with self._read() as db:
+        async with self._use() as db:
             cur = await db.execute(
                 "SELECT report_id FROM staff_messages WHERE chat_id = ? AND message_id = ?",
                 (chat_id, message_id),
@@ -465,7 +482,7 @@ class SqliteStorage:
 
     async def claim_due(self, now: datetime, limit: int) -> list[OutboxMessage]:
         """The head (oldest pending) message of each chat, if due; residents' messages first."""
-        async with self._read() as db:
+        async with self._use() as db:
             cur = await db.execute(
                 "SELECT o.* FROM outbox o WHERE o.status = 'pending' AND o.id = ("
                 " SELECT MIN(i.id) FROM outbox i WHERE i.status = 'pending'"
@@ -478,7 +495,7 @@ class SqliteStorage:
     async def next_due_at(self) -> datetime | None:
         """When the earliest pending message becomes due."""
         # Only chat heads count: a message behind a head that backs off is not due before its head.
-        async with self._read() as db:
+        async with self._use() as db:
             cur = await db.execute(
                 "SELECT MIN(o.next_attempt_at) FROM outbox o WHERE o.status = 'pending' AND o.id = ("
                 " SELECT MIN(i.id) FROM outbox i WHERE i.status = 'pending'"
@@ -538,7 +555,7 @@ class SqliteStorage:
 
     async def peek_outbox(self, limit: int) -> list[OutboxMessage]:
         """The oldest pending messages, in queue order (for relaying them to another queue)."""
-        async with self._read() as db:
+        async with self._use() as db:
             cur = await db.execute("SELECT * FROM outbox WHERE status = 'pending' ORDER BY id LIMIT ?", (limit,))
             return [self._outbox(r) for r in await cur.fetchall()]
 
@@ -549,20 +566,19 @@ class SqliteStorage:
 
     async def staff_chats(self) -> set[int]:
         """The department chats categories are routed to."""
-        async with self._read() as db:
-            cur = await db.execute("SELECT DISTINCT staff_chat_id FROM categories WHERE staff_chat_id IS NOT NULL")
-            return {int(r[0]) for r in await cur.fetchall()}
+        snapshot = await self._category_snapshot()
+        return {c.staff_chat_id for c in snapshot.values() if c.staff_chat_id is not None}
 
     async def pending_count(self) -> int:
         """How many messages wait for delivery."""
-        async with self._read() as db:
+        async with self._use() as db:
             cur = await db.execute("SELECT COUNT(*) FROM outbox WHERE status = 'pending'")
             row = await cur.fetchone()
         return int(row[0]) if row else 0
 
     async def failed_count(self) -> int:
         """How many messages were refused for good."""
-        async with self._read() as db:
+        async with self._use() as db:
             cur = await db.execute("SELECT COUNT(*) FROM outbox WHERE status = 'failed'")
             row = await cur.fetchone()
         return int(row[0]) if row else 0

@@ -11,7 +11,8 @@ from handlers.telegram.albums import AlbumMiddleware
 
 def build_dispatcher(reception: Reception, album_wait_seconds: float) -> Dispatcher:
     """A dispatcher with the core passed in as `reception` for every handler."""
-    dp = Dispatcher(reception=reception)
+    # No aiogram FSM: the dialog's state is the core's draft, in storage shared by every process.
+    dp = Dispatcher(reception=reception, disable_fsm=True)
     dp.message.outer_middleware(AlbumMiddleware(album_wait_seconds))
     dp.include_routers(
         admin.build_router(),

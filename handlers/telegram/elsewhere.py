@@ -2,26 +2,26 @@
 
 from __future__ import annotations
 
-from aiogram import Bot, Router
+from aiogram import Router
 from aiogram.types import CallbackQuery, Message
 
 from bot.models import Reply
 from bot.reception import Reception
-from handlers.telegram.keyboards import answer_press, send_replies
+from handlers.telegram.keyboards import Answer, press_methods, reply_methods
 from handlers.telegram.predicates import is_command
 
 
-async def on_command_elsewhere(message: Message, bot: Bot, reception: Reception) -> None:
+async def on_command_elsewhere(message: Message, reception: Reception) -> Answer:
     """Commands in a chat where the bot does not work."""
     _ = reception.locales.get(reception.config.staff_language)
     text = _("I work in a private chat with residents and in the staff chat of officials only.")
-    await send_replies(bot, message.chat.id, [Reply(text)], reply_to=message.message_id)
+    return reply_methods(message.chat.id, [Reply(text)], reply_to=message.message_id)[0]
 
 
-async def on_stray_press(callback: CallbackQuery, bot: Bot, reception: Reception) -> None:
+async def on_stray_press(callback: CallbackQuery, reception: Reception) -> Answer:
     """A press no router took: a forged or stale button."""
     _ = reception.locales.get(reception.config.staff_language)
-    await answer_press(callback, bot, callback.from_user.id, [Reply(_("This button is no longer valid."), alert=True)])
+    return press_methods(callback, callback.from_user.id, [Reply(_("This button is no longer valid."), alert=True)])[0]
 
 
 def build_router() -> Router:

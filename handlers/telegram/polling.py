@@ -15,6 +15,7 @@ from typing import Any
 import aiohttp
 from aiogram import Bot, Dispatcher
 from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.methods import TelegramMethod
 from aiogram.types import Update
 from pydantic import ValidationError
 
@@ -96,6 +97,9 @@ class UpdatePoller:
 
     async def _handle(self, update: Update) -> None:
         try:
-            await self._dp.feed_update(self._bot, update)
+            answer = await self._dp.feed_update(self._bot, update)
+            if isinstance(answer, TelegramMethod):
+                # What a webhook would carry in its HTTP answer goes out as a call of its own here.
+                await self._bot(answer)
         except Exception:
             log.exception("update %s failed", update.update_id)

@@ -12,7 +12,7 @@ from aiogram.types import CallbackQuery, Message
 from bot import dialog
 from bot.reception import Reception
 from handlers.telegram.files import PhotoTooLarge, archive_photos
-from handlers.telegram.keyboards import answer_press, send_replies
+from handlers.telegram.keyboards import Answer, answer_with, press_methods, reply_methods
 from handlers.telegram.people import resident_of
 from handlers.telegram.predicates import (
     has_location,
@@ -34,24 +34,24 @@ _COMMANDS: dict[str, dialog.ResidentInput] = {
 }
 
 
-async def _run(message: Message, bot: Bot, reception: Reception, event: dialog.ResidentInput) -> None:
+async def _run(message: Message, bot: Bot, reception: Reception, event: dialog.ResidentInput) -> Answer:
     assert message.from_user is not None
     replies = await reception.dialog.handle(resident_of(message.from_user), event)
-    await send_replies(bot, message.chat.id, replies)
+    return await answer_with(bot, reply_methods(message.chat.id, replies))
 
 
-async def on_start(message: Message, bot: Bot, reception: Reception) -> None:
+async def on_start(message: Message, bot: Bot, reception: Reception) -> Answer:
     """/start: greeting, what we keep, the menu."""
-    await _run(message, bot, reception, dialog.Start())
+    return await _run(message, bot, reception, dialog.Start())
 
 
-async def on_command(message: Message, bot: Bot, reception: Reception) -> None:
+async def on_command(message: Message, bot: Bot, reception: Reception) -> Answer:
     """/new, /my, /cancel, /help."""
     command = (message.text or "").split()[0].lstrip("/").split("@")[0].lower()
-    await _run(message, bot, reception, _COMMANDS[command])
+    return await _run(message, bot, reception, _COMMANDS[command])
 
 
-async def on_photo(message: Message, bot: Bot, reception: Reception, album: list[Message] | None = None) -> None:
+async def on_photo(message: Message, bot: Bot, reception: Reception, album: list[Message] | None = None) -> Answer:
     """A photo or an album (one step), with the caption as the description."""
     try:
         digests = await archive_photos(bot, reception.archive, album or [message])
@@ -62,47 +62,48 @@ async def on_photo(message: Message, bot: Bot, reception: Reception, album: list
         event = dialog.Failed()
     else:
         event = dialog.Photos(digests, message.caption)
-    await _run(message, bot, reception, event)
+    return await _run(message, bot, reception, event)
 
 
-async def on_venue(message: Message, bot: Bot, reception: Reception) -> None:
+async def on_venue(message: Message, bot: Bot, reception: Reception) -> Answer:
     """A venue: a point with its address."""
     assert message.venue is not None
     venue = message.venue
     address = ", ".join(p for p in (venue.title, venue.address) if p)
-    await _run(message, bot, reception, dialog.Place(venue.location.latitude, venue.location.longitude, address))
+    place = dialog.Place(venue.location.latitude, venue.location.longitude, address)
+    return await _run(message, bot, reception, place)
 
 
-async def on_location(message: Message, bot: Bot, reception: Reception) -> None:
+async def on_location(message: Message, bot: Bot, reception: Reception) -> Answer:
     """A location pin."""
     assert message.location is not None
-    await _run(message, bot, reception, dialog.Place(message.location.latitude, message.location.longitude))
+    return await _run(message, bot, reception, dialog.Place(message.location.latitude, message.location.longitude))
 
 
-async def on_unknown_command(message: Message, bot: Bot, reception: Reception) -> None:
+async def on_unknown_command(message: Message, bot: Bot, reception: Reception) -> Answer:
     """A command we do not know (admin commands are routed before this router)."""
-    await _run(message, bot, reception, dialog.UnknownCommand())
+    return await _run(message, bot, reception, dialog.UnknownCommand())
 
 
-async def on_text(message: Message, bot: Bot, reception: Reception) -> None:
+async def on_text(message: Message, bot: Bot, reception: Reception) -> Answer:
     """Text: the description or the address, whichever the dialog needs."""
-    await _run(message, bot, reception, dialog.Text(message.text or ""))
+    return await _run(message, bot, reception, dialog.Text(message.text or ""))
 
 
-async def on_other(message: Message, bot: Bot, reception: Reception) -> None:
+async def on_other(message: Message, bot: Bot, reception: Reception) -> Answer:
     """Stickers, voice, video, documents, contacts, polls and the rest."""
-    await _run(message, bot, reception, dialog.Unsupported())
+    return await _run(message, bot, reception, dialog.Unsupported())
 
 
-async def on_edited(message: Message, bot: Bot, reception: Reception) -> None:
+async def on_edited(message: Message, bot: Bot, reception: Reception) -> Answer:
     """Edits do not change a report."""
-    await _run(message, bot, reception, dialog.Edited())
+    return await _run(message, bot, reception, dialog.Edited())
 
 
-async def on_press(callback: CallbackQuery, bot: Bot, reception: Reception) -> None:
+async def on_press(callback: CallbackQuery, bot: Bot, reception: Reception) -> Answer:
     """A button press in the private chat; its data is checked by the core."""
     replies = await reception.dialog.handle(resident_of(callback.from_user), dialog.Press(callback.data))
-    await answer_press(callback, bot, callback.from_user.id, replies)
+    return await answer_with(bot, press_methods(callback, callback.from_user.id, replies))
 
 
 def build_router() -> Router:
