@@ -1,16 +1,21 @@
 """Intake: resident updates per second one bot process handles in webhook mode, limits off.
 
-`python -m benchmarks.intake [--residents 2000] [--warmup 200] [--concurrency 40] [--redis]` (see README.md).
+`python -m benchmarks.intake [--residents 2000] [--paced 1000] [--rate 500] [--warmup 200] [--concurrency 40]
+[--redis]` (see README.md).
 
 The emulator runs in its own process with its flood limits off; the bot runs in webhook mode (WEBHOOK_URL set, so
 it serves aiogram's webhook handler, answering each POST only after the update is handled) with every send budget
 0. Each resident goes through the whole dialog: /new -> category press (roads) -> description -> typed address ->
 a photo (the bot fetches it with getFile from the emulator) -> the "Send" press. The updates are the emulator's
 own (its users, messages, photos and callback queries, created beforehand, not timed); the benchmark POSTs them
-to the bot's webhook like Telegram does, with the secret header and at most --concurrency connections, each
-resident's updates one after another (the next after the bot answered the previous).
+to the bot's webhook like Telegram does, with the secret header, each resident's updates one after another (the
+next after the bot answered the previous). A Bot API call the bot puts in its webhook answer is handed to the
+emulator, which makes it as Telegram would, before the resident's next update.
 
-A warm-up phase (--warmup residents, drained) comes first and is excluded from the measured numbers.
+Phases: a warm-up (--warmup residents, drained, excluded); the saturated phase (--residents, at most --concurrency
+connections, the next resident as soon as one finishes: the throughput); the paced phase (--paced residents, a
+new one every 6/--rate seconds, so --rate updates/s are offered whether or not the bot keeps up: the latency
+from a resident's "Send" to the card's post request at that rate).
 """
 
 from __future__ import annotations
@@ -55,21 +60,24 @@ from benchmarks.common import (
 
 CASE = re.compile(r"case (\d+)")
 FIRST_USER_ID = 7_000_000
+UPDATES_PER_RESIDENT = 6
 WEBHOOK_PATH = "/telegram"
 T = TypeVar("T")
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.intake", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--residents", type=int, default=2000, help="measured residents (default 2000)")
+    parser.add_argument("--residents", type=int, default=2000, help="residents of the saturating phase (default 2000)")
+    parser.add_argument("--paced", type=int, default=1000, help="residents of the paced phase (default 1000)")
+    parser.add_argument("--rate", type=float, default=500.0, help="updates/s offered in the paced phase (default 500)")
     parser.add_argument("--warmup", type=int, default=200, help="warm-up residents, not measured (default 200)")
     parser.add_argument("--concurrency", type=int, default=40, help="webhook connections (default 40, as Telegram)")
     parser.add_argument("--redis", action="store_true", help="REDIS_URL with a fresh namespace (deleted after)")
     parser.add_argument("--photo-kb", type=int, default=100, help="size of each resident's photo (default 100 KB)")
     parser.add_argument("--log-level", default="INFO", help="the bot's LOG_LEVEL (default INFO, as in production)")
     args = parser.parse_args()
-    if args.residents < 1 or args.warmup < 0 or args.concurrency < 1:
-        parser.error("--residents >= 1, --warmup >= 0, --concurrency >= 1")
+    if args.residents < 1 or args.warmup < 0 or args.concurrency < 1 or args.paced < 0 or args.rate <= 0:
+        parser.error("--residents >= 1, --warmup >= 0, --concurrency >= 1, --paced >= 0, --rate > 0")
     return args
 
 
@@ -138,38 +146,64 @@ class Phase:
         return sum(len(r.updates) for r in self.residents)
 
 
-async def drive(phase: Phase, ctl: Control, url: str, secret: str, concurrency: int) -> None:
-    """POST every resident's updates, `concurrency` residents (connections) at a time."""
+async def post_dialog(
+    http: aiohttp.ClientSession, ctl: Control, phase: Phase, resident: Resident, url: str, secret: str
+) -> None:
+    """POST one resident's updates one after another, each after the bot answered (and its answer was made)."""
     headers = {"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": secret}
-    connector = aiohttp.TCPConnector(limit=concurrency, family=socket.AF_INET)
-    timeout = aiohttp.ClientTimeout(total=60)
+    for k, body in enumerate(resident.updates):
+        started = time.perf_counter()
+        if k == len(resident.updates) - 1:
+            resident.send_posted = time.time()
+        try:
+            async with http.post(url, data=body, headers=headers) as resp:
+                answer = await resp.read()
+                status = resp.status
+                content_type = resp.headers.get("Content-Type", "")
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            status, answer = 0, b""
+            phase.statuses[type(exc).__name__] += 1
+        else:
+            phase.statuses[str(status)] += 1
+        phase.latencies.append(time.perf_counter() - started)
+        if status == 200 and answer.strip() not in (b"", b"{}"):
+            # Telegram makes the call a webhook answer carries before the resident reads the reply.
+            result = await ctl.execute_webhook_answer(answer, content_type)
+            phase.answers[f"{result.get('method')}:{result.get('status')}"] += 1
+
+
+def http_session(limit: int) -> aiohttp.ClientSession:
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=limit, family=socket.AF_INET), timeout=aiohttp.ClientTimeout(total=60)
+    )
+
+
+async def drive(phase: Phase, ctl: Control, url: str, secret: str, concurrency: int) -> None:
+    """Saturate: `concurrency` residents (connections) at a time, the next resident as soon as one is done."""
     todo = iter(phase.residents)
-    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as http:
+    async with http_session(concurrency) as http:
 
         async def worker() -> None:
             for resident in todo:
-                for k, body in enumerate(resident.updates):
-                    started = time.perf_counter()
-                    if k == len(resident.updates) - 1:
-                        resident.send_posted = time.time()
-                    try:
-                        async with http.post(url, data=body, headers=headers) as resp:
-                            answer = await resp.read()
-                            status = resp.status
-                            content_type = resp.headers.get("Content-Type", "")
-                    except (aiohttp.ClientError, TimeoutError) as exc:
-                        status, answer = 0, b""
-                        phase.statuses[type(exc).__name__] += 1
-                    else:
-                        phase.statuses[str(status)] += 1
-                    phase.latencies.append(time.perf_counter() - started)
-                    if status == 200 and answer.strip() not in (b"", b"{}"):
-                        # Telegram makes the call a webhook answer carries before the resident reads the reply.
-                        result = await ctl.execute_webhook_answer(answer, content_type)
-                        phase.answers[f"{result.get('method')}:{result.get('status')}"] += 1
+                await post_dialog(http, ctl, phase, resident, url, secret)
 
         phase.started = time.time()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
+        phase.answered = time.time()
+
+
+async def drive_paced(phase: Phase, ctl: Control, url: str, secret: str, rate: float) -> None:
+    """Offer `rate` updates/s: a new resident every 6/rate s, whether or not the bot kept up with the earlier ones."""
+    interval = UPDATES_PER_RESIDENT / rate
+    async with http_session(0) as http:
+        phase.started = time.time()
+        t0 = time.monotonic()
+
+        async def resident_at(i: int, resident: Resident) -> None:
+            await asyncio.sleep(max(0.0, t0 + i * interval - time.monotonic()))
+            await post_dialog(http, ctl, phase, resident, url, secret)
+
+        await asyncio.gather(*(resident_at(i, r) for i, r in enumerate(phase.residents)))
         phase.answered = time.time()
 
 
@@ -194,6 +228,12 @@ async def collect_cards(ctl: Control, phase: Phase, since: int, within: float) -
     if phase.cards:
         phase.last_card = max(ts for ts, _ in phase.cards.values())
     return seen
+
+
+def card_latency(phase: Phase) -> tuple[float, float]:
+    """p50 and p99 seconds from a resident's "Send" POST to their card's post request at the emulator."""
+    latency = [phase.cards[r.uid][0] - r.send_posted for r in phase.residents if r.uid in phase.cards]
+    return percentile(latency, 50), percentile(latency, 99)
 
 
 def ms(seconds: float) -> str:
@@ -255,11 +295,13 @@ async def main(args: argparse.Namespace) -> int:
         webhook = f"http://127.0.0.1:{port}{WEBHOOK_PATH}"
 
         started = time.monotonic()
-        everyone = await bounded((prepare(ctl, i, args.photo_kb) for i in range(args.warmup + args.residents)), 16)
+        total = args.warmup + args.residents + args.paced
+        everyone = await bounded((prepare(ctl, i, args.photo_kb) for i in range(total)), 16)
         log(f"{len(everyone)} dialogs ({6 * len(everyone)} updates) prepared in {time.monotonic() - started:.1f}s")
 
         warm = Phase("warm-up", everyone[: args.warmup])
-        measured = Phase("measured", everyone[args.warmup :])
+        measured = Phase("saturated", everyone[args.warmup : args.warmup + args.residents])
+        paced = Phase("paced", everyone[args.warmup + args.residents :])
         mark = await ctl.last_seq()
         if warm.residents:
             await drive(warm, ctl, webhook, secret, args.concurrency)
@@ -274,8 +316,16 @@ async def main(args: argparse.Namespace) -> int:
         cpu_after = (cpu_seconds(bot.pid), cpu_seconds(emulator.proc.pid), cpu_seconds())
         window = measured.answered - measured.started
         cpu = [f"{100 * (a - b) / window:.0f}%" for a, b in zip(cpu_after, cpu_before, strict=True)]
-        log(f"measured: {measured.updates} updates answered in {window:.1f}s; CPU bot/emulator/driver {cpu}")
-        await collect_cards(ctl, measured, mark, 120)
+        log(f"saturated: {measured.updates} updates answered in {window:.1f}s; CPU bot/emulator/driver {cpu}")
+        mark = await collect_cards(ctl, measured, mark, 120)
+        if paced.residents:
+            cpu_before = (cpu_seconds(bot.pid), cpu_seconds(emulator.proc.pid), cpu_seconds())
+            await drive_paced(paced, ctl, webhook, secret, args.rate)
+            paced_window = paced.answered - paced.started
+            cpu_after = (cpu_seconds(bot.pid), cpu_seconds(emulator.proc.pid), cpu_seconds())
+            paced_cpu = [f"{100 * (a - b) / paced_window:.0f}%" for a, b in zip(cpu_after, cpu_before, strict=True)]
+            log(f"paced: {paced.updates} updates answered in {paced_window:.1f}s; CPU bot/emulator/driver {paced_cpu}")
+            await collect_cards(ctl, paced, mark, 120)
         rss = bot.peak_rss_kb()
         alive = bot.alive()
         bot.stop()
@@ -284,37 +334,39 @@ async def main(args: argparse.Namespace) -> int:
 
     errors, warnings = count_log_problems(bot.log_path)
     rate = measured.updates / window
-    drained = measured.last_card - measured.started
-    card_latency = [measured.cards[r.uid][0] - r.send_posted for r in measured.residents if r.uid in measured.cards]
-    p50, p99 = percentile(card_latency, 50), percentile(card_latency, 99)
+    s50, s99 = card_latency(measured)
     w50, w99 = percentile(measured.latencies, 50), percentile(measured.latencies, 99)
-    missing = len(measured.residents) - len(measured.cards)
+    p50, p99 = card_latency(paced)
+    a50, a99 = percentile(paced.latencies, 50), percentile(paced.latencies, 99)
+    paced_rate = paced.updates / (paced.answered - paced.started) if paced.residents else math.nan
+    missing = sum(len(p.residents) - len(p.cards) for p in (measured, paced))
+    duplicates = sum(p.duplicate_cards for p in (warm, measured, paced))
     first_card = min((ts for ts, _ in measured.cards.values()), default=math.nan)
     card_rate = (len(measured.cards) - 1) / (measured.last_card - first_card) if len(measured.cards) > 1 else math.nan
-    photo_cards = sum(1 for _, method in measured.cards.values() if method == "sendPhoto")
-    bad = {k: v for k, v in (warm.statuses + measured.statuses).items() if k != "200"}
-    first = warm.started if warm.residents else measured.started
-    whole_updates = warm.updates + measured.updates
-    whole_time = max(measured.last_card, measured.answered) - first
-    goals = f"goal >=500 upd/s {'ok' if rate >= 500 else 'MISSED'}, p99 <100ms {'ok' if p99 < 0.1 else 'MISSED'}"
+    photo_cards = sum(1 for p in (measured, paced) for _, method in p.cards.values() if method == "sendPhoto")
+    bad = {k: v for k, v in (warm.statuses + measured.statuses + paced.statuses).items() if k != "200"}
+    answers = warm.answers + measured.answers + paced.answers
+    failed_answers = sum(n for k, n in answers.items() if not k.endswith(":200"))
+    latency_ok = paced.residents and p99 < 0.1
+    goals = (
+        f"goal >=500 upd/s {'ok' if rate >= 500 else 'MISSED'},"
+        f" p99 <100ms at {args.rate:.0f} upd/s {'ok' if latency_ok else 'MISSED'}"
+    )
     line = (
-        f"intake: storage={storage} webhook residents={len(measured.residents)} (+{len(warm.residents)} warm-up"
-        f" excluded) updates={measured.updates} concurrency={args.concurrency}"
-        f" throughput={rate:.0f} upd/s ({measured.updates} upd answered in {window:.1f}s)"
-        f" send->card p50={ms(p50)} p99={ms(p99)} (n={len(card_latency)}) webhook answer p50={ms(w50)}"
-        f" p99={ms(w99)} [{goals}]"
-        f" whole run={whole_updates / whole_time:.0f} upd/s ({whole_updates} upd incl. warm-up,"
-        f" first POST to last card {whole_time:.1f}s; measured cards drained {drained:.1f}s after its first POST)"
-        f" cards={len(measured.cards)}/{len(measured.residents)} at {card_rate:.0f}/s into the one staff chat"
-        f" (photo {photo_cards}, missing {missing},"
-        f" duplicates {measured.duplicate_cards}) non-200={sum(bad.values())}{bad if bad else ''}"
-        f" calls in webhook answers={dict(measured.answers)}"
-        f" cpu during measured phase: bot {cpu[0]} emulator {cpu[1]} driver {cpu[2]} (of one core each)"
+        f"intake: storage={storage} webhook throughput={rate:.0f} upd/s saturated ({measured.updates} upd from"
+        f" {len(measured.residents)} residents answered in {window:.1f}s, {args.concurrency} connections;"
+        f" send->card p50={ms(s50)} p99={ms(s99)}, webhook answer p50={ms(w50)} p99={ms(w99)})"
+        f" paced at {args.rate:.0f} upd/s offered ({paced_rate:.0f} achieved, {paced.updates} upd):"
+        f" send->card p50={ms(p50)} p99={ms(p99)}, webhook answer p50={ms(a50)} p99={ms(a99)} [{goals}]"
+        f" warm-up {warm.updates} upd excluded;"
+        f" cards posted at {card_rate:.0f}/s into the one staff chat while saturated (photo {photo_cards},"
+        f" missing {missing}, duplicates {duplicates}) non-200={sum(bad.values())}{bad if bad else ''}"
+        f" calls in webhook answers={dict(answers)}"
+        f" cpu while saturated: bot {cpu[0]} emulator {cpu[1]} driver {cpu[2]} (of one core each)"
         f" bot_peak_rss={(rss or 0) / 1024:.0f}MB bot_log errors={errors} warnings={warnings}"
         f" bot_alive_at_end={alive} photo={args.photo_kb}KB log_level={args.log_level}"
     )
     print_summary(line)
-    failed_answers = sum(n for k, n in measured.answers.items() if not k.endswith(':200'))
     return 0 if missing == 0 and not bad and not failed_answers else 1
 
 

@@ -1,13 +1,22 @@
-"""The photo archive: content-addressed files under DATA_DIR, so reports outlive file ids."""
+"""The photo archive: content-addressed files under DATA_DIR, so reports outlive file ids.
+
+Beside a photo, the archive remembers the ids a messenger gave it (e.g. Telegram's file_id for this bot): sending
+a photo by its id costs the messenger nothing to store again and us nothing to upload. The bytes stay the truth;
+an id the messenger no longer knows is simply replaced by an upload.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
 import os
+import re
+from collections.abc import Mapping
 from pathlib import Path
 
 MAX_PHOTO_BYTES = 20 * 1024 * 1024
+MAX_ALIAS_BYTES = 1024
+_ALIAS_KEY = re.compile(r"^[a-z0-9_-]{1,40}$")
 
 
 class PhotoArchive:
@@ -22,16 +31,23 @@ class PhotoArchive:
             raise ValueError("not a sha256 digest")
         return self.directory / digest[:2] / digest
 
-    async def put(self, data: bytes) -> str:
-        """Archive bytes and return their digest; durable once this returns."""
+    def _alias_path(self, digest: str, key: str) -> Path:
+        if not _ALIAS_KEY.match(key):
+            raise ValueError("bad alias key")
+        return self.path_of(digest).with_name(f"{digest}.{key}")
+
+    async def put(self, data: bytes, aliases: Mapping[str, str] | None = None) -> str:
+        """Archive bytes (and the messenger ids given for them) and return their digest; durable once this returns."""
         if not data:
             raise ValueError("empty photo")
         digest = hashlib.sha256(data).hexdigest()
-        await asyncio.to_thread(self._write, digest, data)
+        await asyncio.to_thread(self._write, digest, data, dict(aliases or {}))
         return digest
 
-    def _write(self, digest: str, data: bytes) -> None:
+    def _write(self, digest: str, data: bytes, aliases: dict[str, str]) -> None:
         path = self.path_of(digest)
+        for key, value in aliases.items():
+            self._write_alias(digest, key, value)
         if path.exists():
             return
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -42,6 +58,30 @@ class PhotoArchive:
             os.fsync(fh.fileno())
         # Rename is atomic: a reader never sees half a photo, even after a crash.
         os.replace(tmp, path)
+
+    def _write_alias(self, digest: str, key: str, value: str) -> None:
+        path = self._alias_path(digest, key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # A cache, not a record: no fsync; a torn or missing alias only means one more upload.
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(value, encoding="utf-8")
+        os.replace(tmp, path)
+
+    async def remember(self, digest: str, key: str, value: str) -> None:
+        """Remember the id a messenger (`key`, e.g. "tg123456") gave this photo."""
+        await asyncio.to_thread(self._write_alias, digest, key, value)
+
+    async def alias(self, digest: str, key: str) -> str | None:
+        """The id a messenger gave this photo, if remembered."""
+        return await asyncio.to_thread(self._read_alias, digest, key)
+
+    def _read_alias(self, digest: str, key: str) -> str | None:
+        try:
+            with open(self._alias_path(digest, key), encoding="utf-8") as fh:
+                value = fh.read(MAX_ALIAS_BYTES).strip()
+        except FileNotFoundError:
+            return None
+        return value or None
 
     async def get(self, digest: str) -> bytes:
         """The bytes of an archived photo."""

@@ -69,6 +69,9 @@ async def test_report_answer_and_resolution_with_photo(tmp_path: Path, language:
         assert "yandex.ru/maps" in card["caption"]
         assert {"Take into work", "Resolve", "Reject", "History"} <= set(buttons(card))
         assert await w.client.file_bytes(card["photo_file_ids"][-1]) == before
+        # Posted by the file_id the resident's photo came with: the photo is not uploaded again.
+        sent_by_resident = [m for m in await w.client.history(501) if m.get("photo") and not m["from"]["is_bot"]]
+        assert card["photo_file_ids"][-1] == sent_by_resident[-1]["photo"][-1]["file_id"]
 
         # The official's reply reaches the resident as the answer for #1.
         since = await resident.mark()

@@ -11,6 +11,11 @@ from aiogram.types import Message
 from bot.photos import MAX_PHOTO_BYTES, PhotoArchive
 
 
+def alias_key(bot: Bot) -> str:
+    """The archive's key for this bot's file ids (a file_id is valid only for the bot that received it)."""
+    return f"tg{bot.id}"
+
+
 class PhotoTooLarge(Exception):
     """Telegram's Bot API cannot hand over files this large."""
 
@@ -27,6 +32,6 @@ async def archive_photos(bot: Bot, archive: PhotoArchive, messages: list[Message
             raise PhotoTooLarge
         buffer = await bot.download_file(file.file_path, BytesIO())
         assert isinstance(buffer, BytesIO)
-        return await archive.put(buffer.getvalue())
+        return await archive.put(buffer.getvalue(), {alias_key(bot): file_id})
 
     return tuple(await asyncio.gather(*(fetch(s.file_id) for s in sizes)))
