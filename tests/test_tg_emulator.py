@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 import struct
 import sys
 import time
 import zlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,9 +34,12 @@ from aiogram.types import (
     Message,
     ReplyParameters,
 )
+from aiogram.webhook.aiohttp_server import SimpleRequestHandler
+from aiohttp import MultipartWriter, web
 
 from tests.tg_emulator import EmulatorClient, TelegramEmulator
 from tests.tg_emulator.html_check import EntityParseError, parse_html
+from tests.tg_emulator.webhook import BACKOFF_START, SECRET_HEADER, parse_webhook_answer
 
 TOKEN = "123456789:TEST-token_for_emulator"
 BOT_ID = 123456789
@@ -513,3 +517,313 @@ def test_parse_html_errors(html: str, fragment: str) -> None:
 
 def test_parse_html_lenient() -> None:
     assert parse_html("a > b & c", strict=False)[0] == "a > b & c"
+
+
+# ---------------------------------------------------------------------- webhook delivery
+
+
+Answer = Callable[[dict[str, Any]], Awaitable[web.StreamResponse]]
+
+
+class WebhookReceiver:
+    """The bot's side of a webhook for tests: records each POST and answers via ``answer(update)``."""
+
+    def __init__(self) -> None:
+        self.posts: list[dict[str, Any]] = []  # {"update", "secret", "at", "done"}
+        self.answer: Answer = self._empty
+        self.active = 0
+        self.max_active = 0
+        self.url = ""
+        self._runner: web.AppRunner | None = None
+
+    @staticmethod
+    async def _empty(update: dict[str, Any]) -> web.StreamResponse:
+        return web.json_response({})
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        update = await request.json()
+        post: dict[str, Any] = {"update": update, "secret": request.headers.get(SECRET_HEADER),
+                                "at": time.monotonic(), "done": None, "status": None}
+        self.posts.append(post)
+        self.active += 1
+        self.max_active = max(self.max_active, self.active)
+        try:
+            response = await self.answer(update)
+        finally:
+            self.active -= 1
+            post["done"] = time.monotonic()
+        post["status"] = response.status
+        return response
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_post("/hook", self._handle)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = next(a[1] for a in self._runner.addresses if isinstance(a, tuple))
+        self.url = f"http://127.0.0.1:{port}/hook"
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    def texts(self, chat_id: int | None = None, status: int | None = None) -> list[str | None]:
+        """Texts of the POSTed messages, in arrival order (optionally one chat / one answer status)."""
+        return [p["update"]["message"].get("text") for p in self.posts
+                if "message" in p["update"]
+                and (chat_id is None or p["update"]["message"]["chat"]["id"] == chat_id)
+                and (status is None or p["status"] == status)]
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[WebhookReceiver]:
+    hook = WebhookReceiver()
+    await hook.start()
+    yield hook
+    await hook.stop()
+
+
+async def eventually(check: Callable[[], Awaitable[bool] | bool], within: float = 5.0) -> None:
+    """Poll ``check`` until it holds; fail after ``within`` seconds."""
+    deadline = time.monotonic() + within
+    while True:
+        result = check()
+        if isinstance(result, Awaitable):
+            result = await result
+        if result:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {within}s")
+        await asyncio.sleep(0.02)
+
+
+def aiogram_like_multipart(fields: dict[str, str], files: dict[str, tuple[str, bytes]]) -> MultipartWriter:
+    """A webhook answer built the way aiogram's SimpleRequestHandler builds it."""
+    writer = MultipartWriter("form-data", boundary=f"webhookBoundary{secrets.token_urlsafe(16)}")
+    for name, value in fields.items():
+        writer.append(value).set_content_disposition("form-data", name=name)
+    for name, (filename, data) in files.items():
+        writer.append(data).set_content_disposition("form-data", name=name, filename=filename)
+    return writer
+
+
+async def _body_of(writer: MultipartWriter) -> bytes:
+    chunks: list[bytes] = []
+
+    class Sink:
+        async def write(self, data: bytes) -> None:
+            chunks.append(bytes(data))
+
+    await writer.write(Sink())  # type: ignore[arg-type]
+    return b"".join(chunks)
+
+
+def test_parse_webhook_answer() -> None:
+    assert parse_webhook_answer(b"{}", "application/json") is None
+    assert parse_webhook_answer(b"", "") is None
+    assert parse_webhook_answer(b'{"chat_id": 1}', "application/json; charset=utf-8") is None
+    assert parse_webhook_answer(b"method=sendMessage&chat_id=5&text=%D0%BF", "application/x-www-form-urlencoded") \
+        == ("sendMessage", {"chat_id": "5", "text": "п"}, {})
+    assert parse_webhook_answer(b'{"method": "sendMessage", "chat_id": 5, "text": "x"}', "application/json") \
+        == ("sendMessage", {"chat_id": 5, "text": "x"}, {})
+    with pytest.raises(ValueError, match="JSON"):
+        parse_webhook_answer(b"{nope", "application/json")
+
+
+async def test_parse_webhook_answer_multipart_binary() -> None:
+    blob = bytes(range(256)) * 4 + b"\r\n--webhookBoundary\r\n\r" + b"\n\x00\r"
+    writer = aiogram_like_multipart({"method": "sendPhoto", "chat_id": "42", "caption": "фото \"1\""},
+                                    {"file1": ("яма.png", blob)})
+    parsed = parse_webhook_answer(await _body_of(writer), writer.headers["Content-Type"])
+    assert parsed is not None
+    method, params, files = parsed
+    assert method == "sendPhoto" and params == {"chat_id": "42", "caption": "фото \"1\""}
+    assert files["file1"].data == blob and files["file1"].filename == "яма.png"
+
+
+async def test_webhook_push_delivers_with_secret(bot: Bot, ctl: EmulatorClient,
+                                                 receiver: WebhookReceiver) -> None:
+    await ctl.inject_private_message(ANN, "queued before setWebhook")
+    assert await bot.set_webhook(receiver.url, secret_token="s3cret")
+    await ctl.inject_private_message(ANN, "after")
+    await eventually(lambda: len(receiver.posts) == 2)
+    assert receiver.texts() == ["queued before setWebhook", "after"]
+    assert {p["secret"] for p in receiver.posts} == {"s3cret"}
+    await eventually(lambda: len(receiver.posts) == 2 and all(p["status"] == 200 for p in receiver.posts))
+
+    async def confirmed() -> bool:
+        return await ctl.pending_updates() == []
+
+    await eventually(confirmed)
+    info = await bot.get_webhook_info()
+    assert info.url == receiver.url and info.pending_update_count == 0 and info.max_connections == 40
+    assert info.last_error_date is None
+
+
+async def test_webhook_answers_are_executed(bot: Bot, ctl: EmulatorClient, receiver: WebhookReceiver) -> None:
+    png = make_png(12, 8, seed=3)
+
+    async def answer(update: dict[str, Any]) -> web.StreamResponse:
+        chat_id = update["message"]["chat"]["id"]
+        if update["message"]["text"] == "json":
+            return web.json_response({"method": "sendMessage", "chat_id": chat_id, "text": "<b>from json</b>",
+                                      "parse_mode": "HTML"})
+        return web.Response(body=aiogram_like_multipart(
+            {"method": "sendPhoto", "chat_id": str(chat_id), "caption": "from multipart", "photo": "attach://f1"},
+            {"f1": ("photo.png", png)}))
+
+    receiver.answer = answer
+    await ctl.inject_private_message(ANN, "json")
+    await ctl.inject_private_message(ANN, "multipart")
+    await bot.set_webhook(receiver.url)
+    items = await ctl.wait_sent(chat_id=ANN["id"], count=2, timeout=5)
+    assert [(i["method"], i["plain_text"]) for i in items] == [("sendMessage", "from json"),
+                                                              ("sendPhoto", "from multipart")]
+    assert await ctl.file_bytes(items[1]["photo_file_ids"][-1]) == png
+    calls = await ctl.calls(method=["sendMessage", "sendPhoto"])
+    assert [(c["method"], c["status"], c["bot_id"]) for c in calls] == [("sendMessage", 200, BOT_ID),
+                                                                         ("sendPhoto", 200, BOT_ID)]
+
+
+async def test_webhook_failed_answer_is_logged_not_returned(bot: Bot, ctl: EmulatorClient,
+                                                            receiver: WebhookReceiver) -> None:
+    async def answer(update: dict[str, Any]) -> web.StreamResponse:
+        return web.json_response({"method": "sendMessage", "chat_id": 999, "text": "nobody"})
+
+    receiver.answer = answer
+    await ctl.inject_private_message(ANN, "hi")
+    await bot.set_webhook(receiver.url)
+
+    async def logged() -> bool:
+        return len(await ctl.calls(method="sendMessage")) == 1
+
+    await eventually(logged)
+    call = (await ctl.calls(method="sendMessage"))[0]
+    assert call["status"] == 400 and "chat not found" in call["description"]
+    assert await ctl.pending_updates() == []  # the update itself was delivered fine
+
+
+async def test_webhook_retries_and_keeps_chat_order(bot: Bot, ctl: EmulatorClient,
+                                                    receiver: WebhookReceiver) -> None:
+    failures = {"A": 1}
+
+    async def answer(update: dict[str, Any]) -> web.StreamResponse:
+        text = update["message"]["text"]
+        if failures.get(text, 0) > 0:
+            failures[text] -= 1
+            return web.Response(status=500, text="boom")
+        return web.json_response({})
+
+    receiver.answer = answer
+    await ctl.inject_private_message(ANN, "A")
+    await ctl.inject_private_message(ANN, "B")
+    await ctl.inject_private_message(BOB, "C")
+    await bot.set_webhook(receiver.url)
+    await eventually(lambda: len(receiver.texts(status=200)) == 3)
+    # B waits for A's successful retry; Bob's chat is not held up by Ann's failure.
+    assert receiver.texts(ANN["id"]) == ["A", "A", "B"]
+    ann = [p for p in receiver.posts if p["update"]["message"]["chat"]["id"] == ANN["id"]]
+    assert ann[1]["at"] - ann[0]["done"] >= BACKOFF_START * 0.9
+    assert ann[2]["at"] >= ann[1]["done"]
+    bob = next(p for p in receiver.posts if p["update"]["message"]["chat"]["id"] == BOB["id"])
+    assert bob["done"] < ann[1]["at"]
+    info = await bot.get_webhook_info()
+    assert info.last_error_message is not None and "500" in info.last_error_message
+    assert info.last_error_date is not None and info.pending_update_count == 0
+
+
+async def test_webhook_max_connections(bot: Bot, ctl: EmulatorClient, receiver: WebhookReceiver) -> None:
+    ann_active = 0
+    ann_max = 0
+
+    async def answer(update: dict[str, Any]) -> web.StreamResponse:
+        nonlocal ann_active, ann_max
+        is_ann = update["message"]["chat"]["id"] == ANN["id"]
+        ann_active += is_ann
+        ann_max = max(ann_max, ann_active)
+        await asyncio.sleep(0.1)
+        ann_active -= is_ann
+        return web.json_response({})
+
+    receiver.answer = answer
+    for i in range(3):
+        await ctl.inject_private_message(ANN, f"ann {i}")
+    for uid in range(2001, 2006):
+        await ctl.inject_private_message({"id": uid, "first_name": f"U{uid}"}, "hello")
+    await bot.set_webhook(receiver.url, max_connections=3)
+    await eventually(lambda: len(receiver.texts(status=200)) == 8)
+    assert receiver.max_active == 3
+    assert ann_max == 1
+    assert receiver.texts(ANN["id"]) == ["ann 0", "ann 1", "ann 2"]
+    assert (await bot.get_webhook_info()).max_connections == 3
+
+
+async def test_webhook_conflicts_with_polling_and_delete_stops_push(bot: Bot, ctl: EmulatorClient,
+                                                                    receiver: WebhookReceiver) -> None:
+    async def fail(update: dict[str, Any]) -> web.StreamResponse:
+        return web.Response(status=502)
+
+    receiver.answer = fail
+    await bot.set_webhook(receiver.url)
+    with pytest.raises(TelegramConflictError, match="webhook is active"):
+        await bot.get_updates(timeout=0)
+    await ctl.inject_private_message(ANN, "never delivered")
+    await eventually(lambda: len(receiver.posts) >= 1)
+    assert await bot.delete_webhook(drop_pending_updates=True)
+    assert await ctl.pending_updates() == []
+    seen = len(receiver.posts)
+    await ctl.inject_private_message(ANN, "for polling")
+    # Longer than the first retry backoff: a still-running pusher would have POSTed again.
+    await asyncio.sleep(BACKOFF_START + 0.2)
+    assert len(receiver.posts) == seen
+    updates = await bot.get_updates(timeout=0)
+    assert [u.message.text for u in updates if u.message] == ["for polling"]
+    assert (await bot.get_webhook_info()).url == ""
+
+
+async def test_webhook_answer_forwarded_by_driver(receiver: WebhookReceiver) -> None:
+    png = make_png(6, 6, seed=9)
+    dp = Dispatcher()
+
+    @dp.message()
+    async def reply(message: Message) -> Any:
+        # Returning the method makes aiogram answer the webhook POST with it (multipart/form-data).
+        return message.answer_photo(BufferedInputFile(png, "reply.png"), caption=f"re: {message.text}")
+
+    async with TelegramEmulator(push_webhooks=False) as emu:
+        bot = Bot(TOKEN, session=AiohttpSession(api=TelegramAPIServer.from_base(emu.url)))
+        bot_app = web.Application()
+        # Like bot/app.py: answer only after handling, so the answer can carry the reply.
+        handler = SimpleRequestHandler(dispatcher=dp, bot=bot, secret_token="s", handle_in_background=False)
+        handler.register(bot_app, path="/tg")
+        runner = web.AppRunner(bot_app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        port = next(a[1] for a in runner.addresses if isinstance(a, tuple))
+        try:
+            await bot.set_webhook(receiver.url, secret_token="s")
+            message = await emu.client.inject_private_message(ANN, "hello")
+            await asyncio.sleep(0.2)
+            assert receiver.posts == []  # push_webhooks=False: the driver delivers, not the emulator
+            async with aiohttp.ClientSession() as http, http.post(
+                    f"http://127.0.0.1:{port}/tg", json={"update_id": 1, "message": message},
+                    headers={SECRET_HEADER: "s"}) as resp:
+                assert resp.status == 200
+                body, content_type = await resp.read(), resp.headers["Content-Type"]
+            assert content_type.startswith("multipart/form-data; boundary=webhookBoundary")
+            result = await emu.client.execute_webhook_answer(body, content_type)
+            assert result["method"] == "sendPhoto" and result["status"] == 200
+            assert result["result"]["caption"] == "re: hello"
+            sent = await emu.client.sent(chat_id=ANN["id"])
+            assert await emu.client.file_bytes(sent[-1]["photo_file_ids"][-1]) == png
+            assert (await emu.client.calls(method="sendPhoto"))[-1]["bot_id"] == BOT_ID
+            empty = await emu.client.execute_webhook_answer(b"{}", "application/json", bot_id=BOT_ID)
+            assert empty == {"method": None, "status": None, "result": None}
+            failed = await emu.client.execute_webhook_answer(
+                b'{"method": "sendMessage", "chat_id": 999, "text": "x"}', "application/json")
+            assert failed["status"] == 400 and "chat not found" in failed["error"]["description"]
+        finally:
+            await runner.cleanup()
+            await bot.session.close()

@@ -31,6 +31,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--conflict-mode", choices=["reject_new", "terminate_old"], default="reject_new")
     parser.add_argument("--bot-name", default="Emulator Bot", help="first_name returned by getMe")
     parser.add_argument("--bot-username", default=None, help="username returned by getMe")
+    parser.add_argument("--no-webhook-push", action="store_true",
+                        help="only record setWebhook, never POST updates to the bot (for drivers that feed the "
+                             "webhook themselves and forward its answers to /_ctl/webhook_answer)")
     parser.add_argument("--log-level", default="WARNING")
     return parser.parse_args(argv)
 
@@ -42,6 +45,7 @@ async def serve(args: argparse.Namespace) -> None:
         bot_first_name=args.bot_name, bot_username=args.bot_username,
         strict_html=not args.lenient_html, conflict_mode=args.conflict_mode,
         rate_limits=RateLimitConfig(enabled=args.rate_limits, factor=args.rate_factor),
+        push_webhooks=not args.no_webhook_push,
     )
     await emulator.start()
     # The URL is always the first stdout line; --print-url only suppresses the human banner.

@@ -17,6 +17,9 @@ from .state import CONFLICT_DESCRIPTION, ChatState, EmulatorState, Poller, now_t
 MAX_TEXT = 4096
 MAX_CAPTION = 1024
 MAX_CALLBACK_DATA = 64
+# setWebhook max_connections: Telegram's default and allowed range.
+WEBHOOK_DEFAULT_CONNECTIONS = 40
+WEBHOOK_MAX_CONNECTIONS = 100
 CHAT_ACTIONS = frozenset({
     "typing", "upload_photo", "record_video", "upload_video", "record_voice", "upload_voice",
     "upload_document", "choose_sticker", "find_location", "record_video_note", "upload_video_note",
@@ -379,27 +382,46 @@ class BotApi:
                 state.poller = None
 
     async def set_webhook(self, ctx: CallContext) -> Any:
-        """setWebhook: only recorded (the emulator never pushes); getUpdates then answers 409."""
+        """setWebhook: the emulator's webhook pusher then POSTs updates there; getUpdates answers 409.
+
+        The calling bot's id is kept so the pusher can execute the bot's webhook answers as its calls.
+        """
         url = p_str(ctx, "url") or ""
-        self.state.webhook = {"url": url, "secret_token": p_str(ctx, "secret_token"),
-                              "allowed_updates": p_json(ctx, "allowed_updates")}
+        if not url:
+            # An empty url is Telegram's other way of saying deleteWebhook.
+            return await self.delete_webhook(ctx)
+        connections = min(max(p_int(ctx, "max_connections") or WEBHOOK_DEFAULT_CONNECTIONS, 1),
+                          WEBHOOK_MAX_CONNECTIONS)
+        allowed = p_json(ctx, "allowed_updates")
+        self.state.webhook = {"url": url, "secret_token": p_str(ctx, "secret_token"), "allowed_updates": allowed,
+                              "max_connections": connections, "bot_id": ctx.bot_id}
+        if isinstance(allowed, list):
+            # One allowed_updates setting serves both delivery modes, as in Telegram.
+            self.state.allowed_updates = [str(a) for a in allowed] or None
         if p_bool(ctx, "drop_pending_updates"):
             self.state.updates.clear()
+        self.state._notify_updates()  # wake the webhook pusher
         return True
 
     async def delete_webhook(self, ctx: CallContext) -> Any:
-        """deleteWebhook (optionally dropping pending updates)."""
+        """deleteWebhook (optionally dropping pending updates); in-flight webhook POSTs may still finish."""
         self.state.webhook = {"url": ""}
         if p_bool(ctx, "drop_pending_updates"):
             self.state.updates.clear()
+        self.state._notify_updates()  # wake the webhook pusher and any long poll
         return True
 
     async def get_webhook_info(self, ctx: CallContext) -> Any:
-        """getWebhookInfo."""
-        info: dict[str, Any] = {"url": self.state.webhook.get("url") or "", "has_custom_certificate": False,
-                                "pending_update_count": len(self.state.updates)}
-        if self.state.webhook.get("allowed_updates"):
-            info["allowed_updates"] = self.state.webhook["allowed_updates"]
+        """getWebhookInfo: url, pending_update_count and the pusher's delivery stats."""
+        webhook = self.state.webhook
+        pending = self.state.pending_updates(max(len(self.state.updates), 1))
+        info: dict[str, Any] = {"url": webhook.get("url") or "", "has_custom_certificate": False,
+                                "pending_update_count": len(pending)}
+        if webhook.get("url"):
+            info["max_connections"] = webhook.get("max_connections", WEBHOOK_DEFAULT_CONNECTIONS)
+        for key in ("last_error_date", "last_error_message", "allowed_updates"):
+            if webhook.get(key):
+                info[key] = webhook[key]
         return info
 
     # ------------------------------------------------------------------ commands / chats

@@ -269,6 +269,25 @@ class EmulatorClient:
         result: list[dict[str, Any]] = await self._call("GET", "callback_answers")
         return result
 
+    async def execute_webhook_answer(self, body: bytes, content_type: str,
+                                     bot_id: int | None = None) -> dict[str, Any]:
+        """Have the emulator execute a bot's webhook answer as Telegram would.
+
+        ``body`` and ``content_type`` are the bot's HTTP answer to a webhook POST, verbatim; the bot id
+        defaults to the one that called setWebhook.  Returns {method, status, result | error}
+        (method None when the answer held no call).
+        """
+        query = {"bot_id": str(bot_id)} if bot_id is not None else {}
+        async with self._http().post(f"{self.base_url}/_ctl/webhook_answer", data=body, params=query,
+                                     headers={"Content-Type": content_type},
+                                     timeout=aiohttp.ClientTimeout(total=30.0)) as resp:
+            result = await resp.json(content_type=None)
+            if resp.status >= 400:
+                raise EmulatorControlError(resp.status, result.get("error", str(result)) if isinstance(result, dict)
+                                           else str(result))
+            answer: dict[str, Any] = result
+            return answer
+
     # ------------------------------------------------------------------ faults and limits
 
     async def fail(self, method: str, error_code: int = 500, *, count: int | None = 1,

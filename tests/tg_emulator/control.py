@@ -16,6 +16,7 @@ from aiohttp import web
 
 from .media import StoredFile
 from .state import FILE_FIELDS, ChatState, EmulatorState, command_entities, now_ts
+from .webhook import Caller, execute_webhook_answer
 
 
 class ControlError(Exception):
@@ -48,8 +49,10 @@ def _opt_int(value: Any, what: str) -> int | None:
 class Control:
     """Control-API handlers bound to one EmulatorState."""
 
-    def __init__(self, state: EmulatorState) -> None:
+    def __init__(self, state: EmulatorState, call: Caller | None = None) -> None:
+        """Bind to ``state``; ``call`` runs Bot API calls (needed by /_ctl/webhook_answer)."""
         self.state = state
+        self.call = call
 
     # ------------------------------------------------------------------ routing
 
@@ -83,6 +86,7 @@ class Control:
             ("DELETE", "/_ctl/faults", self.clear_faults),
             ("DELETE", "/_ctl/faults/{fault_id}", self.remove_fault),
             ("POST", "/_ctl/outage", self.outage),
+            ("POST", "/_ctl/webhook_answer", self.webhook_answer),
             ("GET", "/_ctl/rate_limits", self.get_rate_limits),
             ("POST", "/_ctl/rate_limits", self.set_rate_limits),
         ]
@@ -498,3 +502,21 @@ class Control:
         body, _ = await self._payload(request)
         self.state.limiter.configure(**body)
         return self.state.limiter.config.to_json() | {"refused": self.state.limiter.refused}
+
+    # ------------------------------------------------------------------ webhook answers
+
+    async def webhook_answer(self, request: web.Request) -> Any:
+        """Execute a webhook answer forwarded verbatim (body + Content-Type) -> {method, status, result|error}.
+
+        The bot id is ``?bot_id=`` or the one that called setWebhook.
+        """
+        if self.call is None:
+            raise ControlError(400, "this emulator cannot execute calls")
+        bot_id = _opt_int(request.query.get("bot_id"), "bot_id") or self.state.webhook.get("bot_id")
+        if bot_id is None:
+            raise ControlError(400, "no bot_id: pass ?bot_id= or let the bot call setWebhook first")
+        body = await request.read()
+        try:
+            return await execute_webhook_answer(self.call, int(bot_id), body, request.headers.get("Content-Type", ""))
+        except ValueError as exc:
+            raise ControlError(400, f"bad webhook answer: {exc}") from None

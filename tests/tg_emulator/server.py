@@ -7,6 +7,7 @@ import contextlib
 import json
 import logging
 import re
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
@@ -18,6 +19,7 @@ from .control import Control
 from .errors import ApiError
 from .limits import RateLimitConfig
 from .state import EmulatorState
+from .webhook import WebhookPusher
 
 log = logging.getLogger("tg_emulator")
 
@@ -79,14 +81,20 @@ class TelegramEmulator:
         strict_html: bool = True,
         conflict_mode: str = "reject_new",
         rate_limits: RateLimitConfig | None = None,
+        push_webhooks: bool = True,
     ) -> None:
-        """Create (not start) the emulator; ``port=0`` picks a free port, see ``.url`` after start()."""
+        """Create (not start) the emulator; ``port=0`` picks a free port, see ``.url`` after start().
+
+        ``push_webhooks=False`` only records setWebhook (nothing is POSTed to the bot), for drivers that
+        feed the bot's webhook themselves and forward its answers to ``/_ctl/webhook_answer``.
+        """
         self.host = host
         self.port = port
         self.state = EmulatorState(bot_first_name=bot_first_name, bot_username=bot_username,
                                    strict_html=strict_html, conflict_mode=conflict_mode, rate_limits=rate_limits)
         self.api = BotApi(self.state)
-        self.control = Control(self.state)
+        self.control = Control(self.state, self.call)
+        self.pusher: WebhookPusher | None = WebhookPusher(self.state, self.call) if push_webhooks else None
         self.app = self._build_app()
         self._runner: web.AppRunner | None = None
         self._client: EmulatorClient | None = None
@@ -106,14 +114,47 @@ class TelegramEmulator:
         if match is None:
             return _json_response(ApiError(401, "Unauthorized").to_json(), 401)
         bot_id = int(match.group(1))
+        try:
+            params, files = await parse_bot_request(request)
+        except asyncio.CancelledError:
+            self.state.log_call(self._name(method), None, 499, None, {}, bot_id)
+            raise
+        except Exception as exc:
+            failure = self._as_api_error(self._name(method), exc)
+            self.state.log_call(self._name(method), None, failure.error_code, failure, {}, bot_id)
+            return _json_response(failure.to_json(), failure.error_code)
+        status, error, result = await self.call(
+            bot_id, method, params, files,
+            is_stale=lambda: request.transport is None or request.transport.is_closing())
+        if error is not None:
+            return _json_response(error.to_json(), status)
+        return _json_response({"ok": True, "result": result})
+
+    def _name(self, method: str) -> str:
+        """The canonical spelling of a method name for the logs ("sendmessage" -> "sendMessage")."""
+        return self.api.names.get(method.lower(), method)
+
+    @staticmethod
+    def _as_api_error(name: str, exc: Exception) -> ApiError:
+        if isinstance(exc, ApiError):
+            return exc
+        # A bug in the emulator must not look like a network failure.
+        log.error("emulator failure in %s", name, exc_info=exc)
+        return ApiError(500, f"Internal Server Error: emulator bug: {type(exc).__name__}: {exc}")
+
+    async def call(self, bot_id: int, method: str, params: dict[str, Any], files: dict[str, Upload] | None = None,
+                   *, is_stale: Callable[[], bool] | None = None) -> tuple[int, ApiError | None, Any]:
+        """Run one Bot API call as ``/bot<token>/<method>`` would: faults, outages, handler, call log.
+
+        Used by the HTTP route, the webhook pusher (answers to webhook POSTs) and the control API.
+        Returns (HTTP status, error or None, result); the call is logged whatever its outcome.
+        """
         key = method.lower()
-        name = self.api.names.get(key, method)
-        params: dict[str, Any] = {}
-        files: dict[str, Upload] = {}
+        name = self._name(method)
+        files = files or {}
         error: ApiError | None = None
         result: Any = None
         try:
-            params, files = await parse_bot_request(request)
             handler = self.api.handlers.get(key)
             if handler is None:
                 raise ApiError(404, "Not Found: method not found")
@@ -129,22 +170,17 @@ class TelegramEmulator:
                     raise fault_error
             self.state.check_outage(key, chat_id)
             ctx = CallContext(bot_id=bot_id, method=key, params=params, files=files,
-                              is_stale=lambda: request.transport is None or request.transport.is_closing())
+                              is_stale=is_stale or (lambda: False))
             result = await handler(ctx)
-        except ApiError as exc:
-            error = exc
         except asyncio.CancelledError:
             # The client went away mid-call (e.g. a cancelled long poll); log and let aiohttp finish.
             self.state.log_call(name, params.get("chat_id"), 499, None, _loggable(params, files), bot_id)
             raise
-        except Exception as exc:  # a bug in the emulator must not look like a network failure
-            log.exception("emulator failure in %s", name)
-            error = ApiError(500, f"Internal Server Error: emulator bug: {type(exc).__name__}: {exc}")
+        except Exception as exc:
+            error = self._as_api_error(name, exc)
         status = error.error_code if error else 200
         self.state.log_call(name, params.get("chat_id"), status, error, _loggable(params, files), bot_id)
-        if error is not None:
-            return _json_response(error.to_json(), status)
-        return _json_response({"ok": True, "result": result})
+        return status, error, result
 
     async def _handle_file(self, request: web.Request) -> web.StreamResponse:
         if TOKEN_RE.match(request.match_info["token"]) is None:
@@ -184,11 +220,15 @@ class TelegramEmulator:
             if isinstance(address, tuple):
                 self.port = int(address[1])
                 break
+        if self.pusher is not None:
+            await self.pusher.start()
         log.info("Telegram Bot API emulator listening on %s", self.url)
         return self
 
     async def stop(self) -> None:
-        """Close the control client and the server."""
+        """Stop webhook delivery, close the control client and the server."""
+        if self.pusher is not None:
+            await self.pusher.stop()
         if self._client is not None:
             await self._client.close()
             self._client = None
