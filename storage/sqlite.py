@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import math
+import sqlite3
 import time
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import aiosqlite
 
@@ -48,6 +48,21 @@ def from_ts(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
 
+T = TypeVar("T")
+
+
+@contextmanager
+def _transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """BEGIN IMMEDIATE ... COMMIT, rolled back if the block raises (in the database thread)."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
 def _buttons_to_json(buttons: tuple[tuple[Button, ...], ...]) -> list[list[list[str]]]:
     return [[[b.label, b.action] for b in row] for row in buttons]
 
@@ -69,12 +84,15 @@ async def _migrate(conn: aiosqlite.Connection) -> None:
 
 
 class SqliteStorage:
-    """The embedded default storage (one bot process per database file)."""
+    """The embedded default storage (one bot process per database file, or several on one host's volume).
+
+    Every method is one unit of work (a read, or a transaction) that runs whole in aiosqlite's database thread in
+    one round trip: units never interleave, and no lock is held on the event loop while the thread works (an
+    asyncio lock held across round trips made every resident wait for every other one's loop turns).
+    """
 
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self._conn = conn
-        # One connection: statements of concurrent tasks must not interleave inside a transaction.
-        self._lock = asyncio.Lock()
         # Every resident step looks at its category, and categories change a few times a year.
         self._categories: dict[int, Category] = {}
         self._categories_read_at = -math.inf
@@ -101,34 +119,26 @@ class SqliteStorage:
         """Close the connection."""
         await self._conn.close()
 
-    @asynccontextmanager
-    async def _tx(self) -> AsyncIterator[aiosqlite.Connection]:
-        async with self._lock:
-            await self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-            except BaseException:
-                await self._conn.execute("ROLLBACK")
-                raise
-            await self._conn.execute("COMMIT")
-
-    @asynccontextmanager
-    async def _use(self) -> AsyncIterator[aiosqlite.Connection]:
-        """The connection outside any transaction: for reads, or one statement that commits on its own."""
-        async with self._lock:
-            yield self._conn
+    async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `work` on the connection in the database thread (aiosqlite runs each call whole, in order)."""
+        # aiosqlite's public calls are one statement each; its queue of whole calls is what a unit of work needs.
+        return cast(T, await self._conn._execute(work, self._conn._conn))  # type: ignore[no-untyped-call]
 
     async def _seed(self, answer_hours: int) -> None:
-        async with self._tx() as db:
-            cur = await db.execute("SELECT COUNT(*) FROM categories")
-            row = await cur.fetchone()
-            if row is not None and row[0] > 0:
-                return
-            for key, name, photo_required in DEFAULT_CATEGORIES:
-                await db.execute(
+        def work(db: sqlite3.Connection) -> None:
+            with _transaction(db):
+                row = db.execute("SELECT COUNT(*) FROM categories").fetchone()
+                if row is not None and row[0] > 0:
+                    return
+                db.executemany(
                     "INSERT INTO categories (name, builtin_key, photo_required, answer_hours) VALUES (?,?,?,?)",
-                    (name, key, int(photo_required), answer_hours),
+                    [
+                        (name, key, int(photo_required), answer_hours)
+                        for key, name, photo_required in DEFAULT_CATEGORIES
+                    ],
                 )
+
+        await self._run(work)
 
     # Categories
 
@@ -146,9 +156,11 @@ class SqliteStorage:
 
     async def _category_snapshot(self) -> dict[int, Category]:
         if time.monotonic() - self._categories_read_at > CATEGORIES_FRESH_SECONDS:
-            async with self._use() as db:
-                rows = await db.execute_fetchall("SELECT * FROM categories ORDER BY id")
-            self._categories = {row["id"]: self._category(row) for row in rows}
+
+            def work(db: sqlite3.Connection) -> dict[int, Category]:
+                return {row["id"]: self._category(row) for row in db.execute("SELECT * FROM categories ORDER BY id")}
+
+            self._categories = await self._run(work)
             self._categories_read_at = time.monotonic()
         return self._categories
 
@@ -166,13 +178,18 @@ class SqliteStorage:
 
     async def add_category(self, name: str, answer_hours: int) -> Category:
         """Add a visible category that requires a photo."""
-        async with self._tx() as db:
-            cur = await db.execute(
-                "INSERT INTO categories (name, answer_hours) VALUES (?, ?) RETURNING *", (name, answer_hours)
-            )
-            row = await cur.fetchone()
+
+        def work(db: sqlite3.Connection) -> Category:
+            with _transaction(db):
+                cur = db.execute(
+                    "INSERT INTO categories (name, answer_hours) VALUES (?, ?) RETURNING *", (name, answer_hours)
+                )
+                row = cur.fetchone()
+            return self._category(row)
+
+        category = await self._run(work)
         self._categories_changed()
-        return self._category(row)
+        return category
 
     async def update_category(
         self,
@@ -204,58 +221,80 @@ class SqliteStorage:
             args.append(staff_chat_id)
         if not sets:
             raise ValueError("nothing to change")
-        async with self._tx() as db:
-            cur = await db.execute(
-                f"UPDATE categories SET {', '.join(sets)} WHERE id = ? RETURNING *", (*args, category_id)
-            )
-            row = await cur.fetchone()
-        self._categories_changed()
-        if row is None:
-            raise NotFound(category_id)
-        return self._category(row)
+
+        def work(db: sqlite3.Connection) -> Category:
+            with _transaction(db):
+                cur = db.execute(
+                    f"UPDATE categories SET {', '.join(sets)} WHERE id = ? RETURNING *", (*args, category_id)
+                )
+                row = cur.fetchone()
+            if row is None:
+                raise NotFound(category_id)
+            return self._category(row)
+
+        try:
+            return await self._run(work)
+        finally:
+            self._categories_changed()
 
     # Residents
 
     async def save_resident(self, profile: ResidentProfile) -> None:
         """Insert or update a resident's name and language."""
-        async with self._tx() as db:
-            await db.execute(
-                "INSERT INTO residents (key, display_name, language) VALUES (?,?,?) "
-                "ON CONFLICT(key) DO UPDATE SET display_name = excluded.display_name, "
-                "language = excluded.language",
-                (profile.ref.key, profile.display_name, profile.language),
-            )
+
+        def work(db: sqlite3.Connection) -> None:
+            with _transaction(db):
+                db.execute(
+                    "INSERT INTO residents (key, display_name, language) VALUES (?,?,?) "
+                    "ON CONFLICT(key) DO UPDATE SET display_name = excluded.display_name, "
+                    "language = excluded.language",
+                    (profile.ref.key, profile.display_name, profile.language),
+                )
+
+        await self._run(work)
 
     async def get_resident(self, ref: ResidentRef) -> ResidentProfile | None:
         """A resident's profile, if they ever wrote."""
-        async with self._use() as db:
-            cur = await db.execute("SELECT * FROM residents WHERE key = ?", (ref.key,))
-            row = await cur.fetchone()
-        return ResidentProfile(ref, row["display_name"], row["language"]) if row else None
+
+        def work(db: sqlite3.Connection) -> ResidentProfile | None:
+            cur = db.execute("SELECT * FROM residents WHERE key = ?", (ref.key,))
+            row = cur.fetchone()
+            return ResidentProfile(ref, row["display_name"], row["language"]) if row else None
+
+        return await self._run(work)
 
     # Drafts
 
     async def get_draft(self, ref: ResidentRef) -> Draft | None:
         """The resident's draft, if any."""
-        async with self._use() as db:
-            rows = list(await db.execute_fetchall("SELECT body FROM drafts WHERE resident = ?", (ref.key,)))
-        return Draft.model_validate_json(rows[0]["body"]) if rows else None
+
+        def work(db: sqlite3.Connection) -> Draft | None:
+            rows = list(db.execute("SELECT body FROM drafts WHERE resident = ?", (ref.key,)))
+            return Draft.model_validate_json(rows[0]["body"]) if rows else None
+
+        return await self._run(work)
 
     async def save_draft(self, ref: ResidentRef, draft: Draft) -> None:
         """Store the draft, replacing the previous one."""
-        # One statement outside a transaction commits on its own: one round trip to the database thread.
-        async with self._use() as db:
-            await db.execute(
+
+        def work(db: sqlite3.Connection) -> None:
+            # One statement outside a transaction commits on its own.
+            db.execute(
                 "INSERT INTO drafts (resident, body, updated_at) VALUES (?,?,?) "
                 "ON CONFLICT(resident) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at",
                 (ref.key, draft.model_dump_json(), ts(datetime.now(UTC))),
             )
 
+        await self._run(work)
+
     async def delete_draft(self, ref: ResidentRef) -> bool:
         """Drop the draft; False if there was none."""
-        async with self._use() as db:
-            cur = await db.execute("DELETE FROM drafts WHERE resident = ?", (ref.key,))
+
+        def work(db: sqlite3.Connection) -> bool:
+            cur = db.execute("DELETE FROM drafts WHERE resident = ?", (ref.key,))
             return cur.rowcount > 0
+
+        return await self._run(work)
 
     # Reports
 
@@ -289,72 +328,83 @@ class SqliteStorage:
         if draft.category_id is None or draft.description is None or draft.location is None:
             raise ValueError("incomplete draft")
         loc = draft.location
-        async with self._tx() as db:
-            cur = await db.execute("SELECT * FROM reports WHERE draft_key = ?", (draft.key,))
-            existing = await cur.fetchone()
-            if existing is not None:
-                await db.execute("DELETE FROM drafts WHERE resident = ?", (profile.ref.key,))
-                return self._report(existing)
-            cur = await db.execute(
-                "INSERT INTO reports (resident, resident_name, category_id, description, latitude, longitude,"
-                " address, photos, status, created_at, answer_due_at, draft_key) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
-                " RETURNING *",
-                (
-                    profile.ref.key,
-                    profile.display_name,
-                    draft.category_id,
-                    draft.description,
-                    loc.latitude,
-                    loc.longitude,
-                    loc.address,
-                    json.dumps(draft.photos),
-                    Status.NEW.value,
-                    ts(created_at),
-                    ts(answer_due_at),
-                    draft.key,
-                ),
-            )
-            report = self._report(await cur.fetchone())
-            await self._insert_event(db, Event(report.id, EventKind.CREATED, created_at, profile.ref.key, Status.NEW))
-            await db.execute("DELETE FROM drafts WHERE resident = ?", (profile.ref.key,))
-            await self._insert_outbox(db, outbox_for(report), created_at)
-        return report
+
+        def work(db: sqlite3.Connection) -> Report:
+            with _transaction(db):
+                cur = db.execute("SELECT * FROM reports WHERE draft_key = ?", (draft.key,))
+                existing = cur.fetchone()
+                if existing is not None:
+                    db.execute("DELETE FROM drafts WHERE resident = ?", (profile.ref.key,))
+                    return self._report(existing)
+                cur = db.execute(
+                    "INSERT INTO reports (resident, resident_name, category_id, description, latitude, longitude,"
+                    " address, photos, status, created_at, answer_due_at, draft_key) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
+                    " RETURNING *",
+                    (
+                        profile.ref.key,
+                        profile.display_name,
+                        draft.category_id,
+                        draft.description,
+                        loc.latitude,
+                        loc.longitude,
+                        loc.address,
+                        json.dumps(draft.photos),
+                        Status.NEW.value,
+                        ts(created_at),
+                        ts(answer_due_at),
+                        draft.key,
+                    ),
+                )
+                report = self._report(cur.fetchone())
+                self._insert_event(db, Event(report.id, EventKind.CREATED, created_at, profile.ref.key, Status.NEW))
+                db.execute("DELETE FROM drafts WHERE resident = ?", (profile.ref.key,))
+                self._insert_outbox(db, outbox_for(report), created_at)
+            return report
+
+        return await self._run(work)
 
     async def get_report(self, report_id: int) -> Report | None:
         """One report by number."""
-        async with self._use() as db:
-            cur = await db.execute("SELECT * FROM reports WHERE id = ?", (report_id,))
-            row = await cur.fetchone()
-        return self._report(row) if row else None
+
+        def work(db: sqlite3.Connection) -> Report | None:
+            cur = db.execute("SELECT * FROM reports WHERE id = ?", (report_id,))
+            row = cur.fetchone()
+            return self._report(row) if row else None
+
+        return await self._run(work)
 
     async def list_reports(self, ref: ResidentRef, limit: int) -> list[Report]:
         """A resident's reports, newest first."""
-        async with self._use() as db:
-            cur = await db.execute(
-                "SELECT * FROM reports WHERE resident = ? ORDER BY id DESC LIMIT ?", (ref.key, limit)
-            )
-            return [self._report(r) for r in await cur.fetchall()]
+
+        def work(db: sqlite3.Connection) -> list[Report]:
+            cur = db.execute("SELECT * FROM reports WHERE resident = ? ORDER BY id DESC LIMIT ?", (ref.key, limit))
+            return [self._report(r) for r in cur.fetchall()]
+
+        return await self._run(work)
 
     async def history(self, report_id: int) -> list[Event]:
         """Every event of a report, oldest first."""
-        async with self._use() as db:
-            cur = await db.execute("SELECT * FROM events WHERE report_id = ? ORDER BY id", (report_id,))
-            rows = await cur.fetchall()
-        return [
-            Event(
-                report_id=r["report_id"],
-                kind=EventKind(r["kind"]),
-                at=from_ts(r["at"]),
-                author=r["author"],
-                status_after=Status(r["status_after"]),
-                text=r["text"],
-            )
-            for r in rows
-        ]
+
+        def work(db: sqlite3.Connection) -> list[Event]:
+            cur = db.execute("SELECT * FROM events WHERE report_id = ? ORDER BY id", (report_id,))
+            rows = cur.fetchall()
+            return [
+                Event(
+                    report_id=r["report_id"],
+                    kind=EventKind(r["kind"]),
+                    at=from_ts(r["at"]),
+                    author=r["author"],
+                    status_after=Status(r["status_after"]),
+                    text=r["text"],
+                )
+                for r in rows
+            ]
+
+        return await self._run(work)
 
     @staticmethod
-    async def _insert_event(db: aiosqlite.Connection, event: Event) -> None:
-        await db.execute(
+    def _insert_event(db: sqlite3.Connection, event: Event) -> None:
+        db.execute(
             "INSERT INTO events (report_id, kind, at, author, status_after, text) VALUES (?,?,?,?,?,?)",
             (
                 event.report_id,
@@ -368,63 +418,83 @@ class SqliteStorage:
 
     async def record_event(self, event: Event, expected: Report, outbox: Sequence[OutboxMessage]) -> None:
         """Apply an event if the report is still in the state the caller saw; queue its messages."""
-        async with self._tx() as db:
-            cur = await db.execute(
-                "UPDATE reports SET status = ? WHERE id = ? AND status = ?",
-                (event.status_after.value, event.report_id, expected.status.value),
-            )
-            if cur.rowcount != 1:
-                raise Conflict(event.report_id)
-            await self._insert_event(db, event)
-            await self._insert_outbox(db, outbox, event.at)
+
+        def work(db: sqlite3.Connection) -> None:
+            with _transaction(db):
+                cur = db.execute(
+                    "UPDATE reports SET status = ? WHERE id = ? AND status = ?",
+                    (event.status_after.value, event.report_id, expected.status.value),
+                )
+                if cur.rowcount != 1:
+                    raise Conflict(event.report_id)
+                self._insert_event(db, event)
+                self._insert_outbox(db, outbox, event.at)
+
+        await self._run(work)
 
     async def link_staff_messages(self, chat_id: int, message_ids: Sequence[int], report_id: int) -> None:
         """Remember which staff-chat messages show a report, so replies to them find it."""
-        async with self._tx() as db:
-            await self._link(db, chat_id, message_ids, report_id)
+
+        def work(db: sqlite3.Connection) -> None:
+            with _transaction(db):
+                self._link(db, chat_id, message_ids, report_id)
+
+        await self._run(work)
 
     @staticmethod
-    async def _link(db: aiosqlite.Connection, chat_id: int, message_ids: Sequence[int], report_id: int) -> None:
-        await db.executemany(
+    def _link(db: sqlite3.Connection, chat_id: int, message_ids: Sequence[int], report_id: int) -> None:
+        db.executemany(
             "INSERT OR IGNORE INTO staff_messages (chat_id, message_id, report_id) VALUES (?,?,?)",
             [(chat_id, mid, report_id) for mid in message_ids],
         )
 
     async def report_for_staff_message(self, chat_id: int, message_id: int) -> int | None:
         """The report a staff-chat message shows, if any."""
-        async with self._use() as db:
-            cur = await db.execute(
+
+        def work(db: sqlite3.Connection) -> int | None:
+            cur = db.execute(
                 "SELECT report_id FROM staff_messages WHERE chat_id = ? AND message_id = ?",
                 (chat_id, message_id),
             )
-            row = await cur.fetchone()
-        return int(row[0]) if row else None
+            row = cur.fetchone()
+            return int(row[0]) if row else None
+
+        return await self._run(work)
 
     async def save_pending(self, report_id: int, author: str, text: str, created_at: datetime) -> int:
         """Keep a resolution that waits for the official to confirm it has no photo."""
-        async with self._tx() as db:
-            cur = await db.execute(
-                "INSERT INTO pending_resolutions (report_id, author, text, created_at) VALUES (?,?,?,?) RETURNING id",
-                (report_id, author, text, ts(created_at)),
-            )
-            row = await cur.fetchone()
-        assert row is not None
-        return int(row[0])
+
+        def work(db: sqlite3.Connection) -> int:
+            with _transaction(db):
+                cur = db.execute(
+                    "INSERT INTO pending_resolutions (report_id, author, text, created_at) VALUES (?,?,?,?)"
+                    " RETURNING id",
+                    (report_id, author, text, ts(created_at)),
+                )
+                row = cur.fetchone()
+            assert row is not None
+            return int(row[0])
+
+        return await self._run(work)
 
     async def take_pending(self, pending_id: int) -> tuple[int, str, str] | None:
         """Remove and return (report id, author, text) of a pending resolution; None if gone."""
-        async with self._tx() as db:
-            cur = await db.execute(
-                "DELETE FROM pending_resolutions WHERE id = ? RETURNING report_id, author, text",
-                (pending_id,),
-            )
-            row = await cur.fetchone()
-        return (int(row[0]), str(row[1]), str(row[2])) if row else None
+
+        def work(db: sqlite3.Connection) -> tuple[int, str, str] | None:
+            with _transaction(db):
+                cur = db.execute(
+                    "DELETE FROM pending_resolutions WHERE id = ? RETURNING report_id, author, text",
+                    (pending_id,),
+                )
+                row = cur.fetchone()
+            return (int(row[0]), str(row[1]), str(row[2])) if row else None
+
+        return await self._run(work)
 
     # Outbox
 
     @staticmethod
-    async def _insert_outbox(db: aiosqlite.Connection, messages: Sequence[OutboxMessage], now: datetime) -> None:
+    def _insert_outbox(db: sqlite3.Connection, messages: Sequence[OutboxMessage], now: datetime) -> None:
         """Queue messages inside the caller's transaction; each message gets its id."""
         rows = [
             (
@@ -448,19 +518,23 @@ class SqliteStorage:
             for m in messages
         ]
         for message, row in zip(messages, rows, strict=True):
-            cur = await db.execute(
+            cur = db.execute(
                 "INSERT INTO outbox (messenger, chat_id, kind, body, report_id, link, priority, status,"
                 " next_attempt_at) VALUES (?,?,?,?,?,?,?,'pending',?) RETURNING id",
                 row,
             )
-            inserted = await cur.fetchone()
+            inserted = cur.fetchone()
             assert inserted is not None
             message.id = int(inserted[0])
 
     async def enqueue(self, messages: Sequence[OutboxMessage]) -> None:
         """Queue messages on their own (not tied to a report change)."""
-        async with self._tx() as db:
-            await self._insert_outbox(db, messages, datetime.now(UTC))
+
+        def work(db: sqlite3.Connection) -> None:
+            with _transaction(db):
+                self._insert_outbox(db, messages, datetime.now(UTC))
+
+        await self._run(work)
 
     @staticmethod
     def _outbox(row: Any) -> OutboxMessage:
@@ -482,87 +556,116 @@ class SqliteStorage:
 
     async def claim_due(self, now: datetime, limit: int) -> list[OutboxMessage]:
         """The head (oldest pending) message of each chat, if due; residents' messages first."""
-        async with self._use() as db:
-            cur = await db.execute(
+
+        def work(db: sqlite3.Connection) -> list[OutboxMessage]:
+            cur = db.execute(
                 "SELECT o.* FROM outbox o WHERE o.status = 'pending' AND o.id = ("
                 " SELECT MIN(i.id) FROM outbox i WHERE i.status = 'pending'"
                 " AND i.messenger = o.messenger AND i.chat_id = o.chat_id)"
                 " AND o.next_attempt_at <= ? ORDER BY o.priority DESC, o.id LIMIT ?",
                 (ts(now), limit),
             )
-            return [self._outbox(r) for r in await cur.fetchall()]
+            return [self._outbox(r) for r in cur.fetchall()]
+
+        return await self._run(work)
 
     async def next_due_at(self) -> datetime | None:
         """When the earliest pending message becomes due."""
+
         # Only chat heads count: a message behind a head that backs off is not due before its head.
-        async with self._use() as db:
-            cur = await db.execute(
+        def work(db: sqlite3.Connection) -> datetime | None:
+            cur = db.execute(
                 "SELECT MIN(o.next_attempt_at) FROM outbox o WHERE o.status = 'pending' AND o.id = ("
                 " SELECT MIN(i.id) FROM outbox i WHERE i.status = 'pending'"
                 " AND i.messenger = o.messenger AND i.chat_id = o.chat_id)"
             )
-            row = await cur.fetchone()
-        return from_ts(row[0]) if row and row[0] else None
+            row = cur.fetchone()
+            return from_ts(row[0]) if row and row[0] else None
+
+        return await self._run(work)
 
     async def mark_sent(self, message: OutboxMessage, message_ids: Sequence[int]) -> None:
         """Delivered: forget it, and link the sent messages to the report if asked."""
-        async with self._tx() as db:
-            await db.execute("DELETE FROM outbox WHERE id = ?", (message.id,))
-            if message.link_to_report and message.report_id is not None:
-                await self._link(db, message.chat_id, message_ids, message.report_id)
+
+        def work(db: sqlite3.Connection) -> None:
+            with _transaction(db):
+                db.execute("DELETE FROM outbox WHERE id = ?", (message.id,))
+                if message.link_to_report and message.report_id is not None:
+                    self._link(db, message.chat_id, message_ids, message.report_id)
+
+        await self._run(work)
 
     async def mark_retry(self, message: OutboxMessage, at: datetime, error: str) -> None:
         """Not delivered this time: try again at `at`."""
-        async with self._tx() as db:
-            await db.execute(
-                "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE id = ?",
-                (ts(at), error[:500], message.id),
-            )
+
+        def work(db: sqlite3.Connection) -> None:
+            with _transaction(db):
+                db.execute(
+                    "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE id = ?",
+                    (ts(at), error[:500], message.id),
+                )
+
+        await self._run(work)
 
     async def mark_failed(
         self, message: OutboxMessage, error: str, at: datetime, notices: Sequence[OutboxMessage] = ()
     ) -> None:
         """Refused for good: keep it as failed, record it on the report, queue notices to officials."""
-        async with self._tx() as db:
-            await db.execute(
-                "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ? WHERE id = ?",
-                (error[:500], message.id),
-            )
-            await self._delivery_failed(db, message.report_id, error, at, notices)
+
+        def work(db: sqlite3.Connection) -> None:
+            with _transaction(db):
+                db.execute(
+                    "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ? WHERE id = ?",
+                    (error[:500], message.id),
+                )
+                self._delivery_failed(db, message.report_id, error, at, notices)
+
+        await self._run(work)
 
     async def record_delivery_failure(
         self, report_id: int | None, error: str, at: datetime, notices: Sequence[OutboxMessage] = ()
     ) -> None:
         """Record on the report that a message could not be delivered, and queue the notices to officials."""
-        async with self._tx() as db:
-            await self._delivery_failed(db, report_id, error, at, notices)
 
-    async def _delivery_failed(
+        def work(db: sqlite3.Connection) -> None:
+            with _transaction(db):
+                self._delivery_failed(db, report_id, error, at, notices)
+
+        await self._run(work)
+
+    def _delivery_failed(
         self,
-        db: aiosqlite.Connection,
+        db: sqlite3.Connection,
         report_id: int | None,
         error: str,
         at: datetime,
         notices: Sequence[OutboxMessage],
     ) -> None:
         if report_id is not None:
-            cur = await db.execute("SELECT status FROM reports WHERE id = ?", (report_id,))
-            row = await cur.fetchone()
+            cur = db.execute("SELECT status FROM reports WHERE id = ?", (report_id,))
+            row = cur.fetchone()
             if row is not None:
                 event = Event(report_id, EventKind.DELIVERY_FAILED, at, "system", Status(row[0]), error[:500])
-                await self._insert_event(db, event)
-        await self._insert_outbox(db, notices, at)
+                self._insert_event(db, event)
+        self._insert_outbox(db, notices, at)
 
     async def peek_outbox(self, limit: int) -> list[OutboxMessage]:
         """The oldest pending messages, in queue order (for relaying them to another queue)."""
-        async with self._use() as db:
-            cur = await db.execute("SELECT * FROM outbox WHERE status = 'pending' ORDER BY id LIMIT ?", (limit,))
-            return [self._outbox(r) for r in await cur.fetchall()]
+
+        def work(db: sqlite3.Connection) -> list[OutboxMessage]:
+            cur = db.execute("SELECT * FROM outbox WHERE status = 'pending' ORDER BY id LIMIT ?", (limit,))
+            return [self._outbox(r) for r in cur.fetchall()]
+
+        return await self._run(work)
 
     async def forget_outbox(self, ids: Sequence[int]) -> None:
         """Drop relayed messages."""
-        async with self._tx() as db:
-            await db.executemany("DELETE FROM outbox WHERE id = ?", [(i,) for i in ids])
+
+        def work(db: sqlite3.Connection) -> None:
+            with _transaction(db):
+                db.executemany("DELETE FROM outbox WHERE id = ?", [(i,) for i in ids])
+
+        await self._run(work)
 
     async def staff_chats(self) -> set[int]:
         """The department chats categories are routed to."""
@@ -571,14 +674,20 @@ class SqliteStorage:
 
     async def pending_count(self) -> int:
         """How many messages wait for delivery."""
-        async with self._use() as db:
-            cur = await db.execute("SELECT COUNT(*) FROM outbox WHERE status = 'pending'")
-            row = await cur.fetchone()
-        return int(row[0]) if row else 0
+
+        def work(db: sqlite3.Connection) -> int:
+            cur = db.execute("SELECT COUNT(*) FROM outbox WHERE status = 'pending'")
+            row = cur.fetchone()
+            return int(row[0]) if row else 0
+
+        return await self._run(work)
 
     async def failed_count(self) -> int:
         """How many messages were refused for good."""
-        async with self._use() as db:
-            cur = await db.execute("SELECT COUNT(*) FROM outbox WHERE status = 'failed'")
-            row = await cur.fetchone()
-        return int(row[0]) if row else 0
+
+        def work(db: sqlite3.Connection) -> int:
+            cur = db.execute("SELECT COUNT(*) FROM outbox WHERE status = 'failed'")
+            row = cur.fetchone()
+            return int(row[0]) if row else 0
+
+        return await self._run(work)
