@@ -11,11 +11,13 @@ import asyncio
 import hashlib
 import os
 import re
+from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path
 
 MAX_PHOTO_BYTES = 20 * 1024 * 1024
 MAX_ALIAS_BYTES = 1024
+ALIASES_IN_MEMORY = 10_000  # the photos of the latest reports: their cards and answers go out soon
 _ALIAS_KEY = re.compile(r"^[a-z0-9_-]{1,40}$")
 
 
@@ -24,6 +26,13 @@ class PhotoArchive:
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
+        self._aliases: OrderedDict[tuple[str, str], str] = OrderedDict()
+
+    def _cache_alias(self, digest: str, key: str, value: str) -> None:
+        self._aliases[(digest, key)] = value
+        self._aliases.move_to_end((digest, key))
+        if len(self._aliases) > ALIASES_IN_MEMORY:
+            self._aliases.popitem(last=False)
 
     def path_of(self, digest: str) -> Path:
         """Where the photo with this digest lives (two-level fan-out keeps folders small)."""
@@ -42,6 +51,8 @@ class PhotoArchive:
             raise ValueError("empty photo")
         digest = hashlib.sha256(data).hexdigest()
         await asyncio.to_thread(self._write, digest, data, dict(aliases or {}))
+        for key, value in (aliases or {}).items():
+            self._cache_alias(digest, key, value)
         return digest
 
     def _write(self, digest: str, data: bytes, aliases: dict[str, str]) -> None:
@@ -70,10 +81,17 @@ class PhotoArchive:
     async def remember(self, digest: str, key: str, value: str) -> None:
         """Remember the id a messenger (`key`, e.g. "tg123456") gave this photo."""
         await asyncio.to_thread(self._write_alias, digest, key, value)
+        self._cache_alias(digest, key, value)
 
     async def alias(self, digest: str, key: str) -> str | None:
         """The id a messenger gave this photo, if remembered."""
-        return await asyncio.to_thread(self._read_alias, digest, key)
+        if (value := self._aliases.get((digest, key))) is not None:
+            return value
+        # Another process (scale-out) may have archived it: the file beside the photo is shared.
+        value = await asyncio.to_thread(self._read_alias, digest, key)
+        if value is not None:
+            self._cache_alias(digest, key, value)
+        return value
 
     def _read_alias(self, digest: str, key: str) -> str | None:
         try:

@@ -13,14 +13,26 @@ from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.exceptions import TelegramNetworkError
 from aiogram.methods import TelegramMethod
-from aiogram.methods.base import TelegramType
+from aiogram.methods.base import Response, TelegramType
 from aiohttp import ClientError, ClientTimeout
 
 JSON_HEADERS = {"Content-Type": "application/json"}
+# pydantic caches a parametrised model like Response[Message] only weakly: once collected, the next call builds
+# its schema again (a few ms, on every Bot API answer). Holding each one here keeps its cache entry alive.
+_RESPONSE_TYPES: dict[Any, type[Response[Any]]] = {}
 
 
 class JsonSession(AiohttpSession):
     """An `AiohttpSession` that posts JSON unless the call uploads a file."""
+
+    def check_response(
+        self, bot: Bot, method: TelegramMethod[TelegramType], status_code: int, content: str
+    ) -> Response[TelegramType]:
+        """aiogram's check, with the answer's model built once per result type."""
+        returning = method.__returning__
+        if returning not in _RESPONSE_TYPES:
+            _RESPONSE_TYPES[returning] = Response[returning]  # type: ignore[valid-type]
+        return super().check_response(bot, method, status_code, content)
 
     def json_payload(self, bot: Bot, method: TelegramMethod[Any]) -> dict[str, Any] | None:
         """The call's parameters as JSON-ready values, or None when it uploads files."""
