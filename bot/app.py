@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 from collections.abc import AsyncIterator
@@ -195,6 +196,7 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
                 if vk_api is not None and settings.vk_group_id is not None:
                     vk = VkAdapter(reception, vk_api, settings.vk_group_id, settings.data_dir)
                     tasks.append(asyncio.create_task(vk.run(stop), name="vk"))
+            settle_memory()
             await stop.wait()
             await asyncio.gather(*tasks, return_exceptions=True)
     finally:
@@ -202,6 +204,16 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
         if vk_api is not None:
             await vk_api.http_client.close()
         await records.close()
+
+
+def settle_memory() -> None:
+    """Exempt everything built at start-up from the cyclic garbage collector's scans.
+
+    aiogram's and pydantic's models make ~300,000 objects that live as long as the process; every full
+    collection walked them all (0.4 s with the event loop stopped) and each younger one paid a share.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def install_signal_handlers(stop: asyncio.Event) -> None:
