@@ -49,6 +49,8 @@ def from_ts(text: str) -> datetime:
 
 
 T = TypeVar("T")
+# Each chat's oldest pending message: messages of one chat go out strictly in order.
+HEADS = "SELECT MIN(id) AS id FROM outbox WHERE status = 'pending' GROUP BY messenger, chat_id"
 
 
 @contextmanager
@@ -558,11 +560,11 @@ class SqliteStorage:
         """The head (oldest pending) message of each chat, if due; residents' messages first."""
 
         def work(db: sqlite3.Connection) -> list[OutboxMessage]:
+            # The heads by one pass over the index (a subquery per pending row grew with the backlog: 2.5 ms
+            # per claim behind 2,000 cards, every other statement waiting in the database thread meanwhile).
             cur = db.execute(
-                "SELECT o.* FROM outbox o WHERE o.status = 'pending' AND o.id = ("
-                " SELECT MIN(i.id) FROM outbox i WHERE i.status = 'pending'"
-                " AND i.messenger = o.messenger AND i.chat_id = o.chat_id)"
-                " AND o.next_attempt_at <= ? ORDER BY o.priority DESC, o.id LIMIT ?",
+                f"SELECT o.* FROM ({HEADS}) h JOIN outbox o ON o.id = h.id"
+                " WHERE o.next_attempt_at <= ? ORDER BY o.priority DESC, o.id LIMIT ?",
                 (ts(now), limit),
             )
             return [self._outbox(r) for r in cur.fetchall()]
@@ -574,11 +576,7 @@ class SqliteStorage:
 
         # Only chat heads count: a message behind a head that backs off is not due before its head.
         def work(db: sqlite3.Connection) -> datetime | None:
-            cur = db.execute(
-                "SELECT MIN(o.next_attempt_at) FROM outbox o WHERE o.status = 'pending' AND o.id = ("
-                " SELECT MIN(i.id) FROM outbox i WHERE i.status = 'pending'"
-                " AND i.messenger = o.messenger AND i.chat_id = o.chat_id)"
-            )
+            cur = db.execute(f"SELECT MIN(o.next_attempt_at) FROM ({HEADS}) h JOIN outbox o ON o.id = h.id")
             row = cur.fetchone()
             return from_ts(row[0]) if row and row[0] else None
 
