@@ -14,9 +14,11 @@ from typing import Any
 from aiogram import Bot, Dispatcher
 from aiogram.methods import TelegramMethod
 from aiogram.methods.base import TelegramType
+from aiogram.types import Update
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
 from aiohttp import web
 from aiohttp.payload import JsonPayload, Payload
+from pydantic import ValidationError
 
 from handlers.telegram.session import JsonSession
 
@@ -24,7 +26,20 @@ log = logging.getLogger(__name__)
 
 
 class AnsweringRequestHandler(SimpleRequestHandler):
-    """aiogram's webhook handler, answering with JSON unless the call uploads a file."""
+    """aiogram's webhook handler, answering with JSON unless the call uploads a file.
+
+    An update the library cannot read is answered 200 and skipped, as the poller skips it: a 500 would make
+    Telegram deliver it again and again.
+    """
+
+    async def _handle_request(self, bot: Bot, request: web.Request) -> web.Response:
+        try:
+            update = Update.model_validate_json(await request.read(), context={"bot": bot})
+        except ValidationError:
+            log.warning("a webhook update could not be read and was skipped")
+            return web.json_response({})
+        result: TelegramMethod[Any] | None = await self.dispatcher.feed_webhook_update(bot, update, **self.data)
+        return web.Response(body=self._build_response_writer(bot=bot, result=result))
 
     def _build_response_writer(self, bot: Bot, result: TelegramMethod[TelegramType] | None) -> Payload:
         session = bot.session

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import re
@@ -93,8 +94,10 @@ class TelegramEmulator:
         self.state = EmulatorState(bot_first_name=bot_first_name, bot_username=bot_username,
                                    strict_html=strict_html, conflict_mode=conflict_mode, rate_limits=rate_limits)
         self.api = BotApi(self.state)
-        self.control = Control(self.state, self.call)
-        self.pusher: WebhookPusher | None = WebhookPusher(self.state, self.call) if push_webhooks else None
+        # Calls made from the bot's webhook answers are logged as such (via="webhook_answer").
+        answer_call = functools.partial(self.call, via="webhook_answer")
+        self.control = Control(self.state, answer_call)
+        self.pusher: WebhookPusher | None = WebhookPusher(self.state, answer_call) if push_webhooks else None
         self.app = self._build_app()
         self._runner: web.AppRunner | None = None
         self._client: EmulatorClient | None = None
@@ -143,11 +146,13 @@ class TelegramEmulator:
         return ApiError(500, f"Internal Server Error: emulator bug: {type(exc).__name__}: {exc}")
 
     async def call(self, bot_id: int, method: str, params: dict[str, Any], files: dict[str, Upload] | None = None,
-                   *, is_stale: Callable[[], bool] | None = None) -> tuple[int, ApiError | None, Any]:
+                   *, is_stale: Callable[[], bool] | None = None, via: str = "http",
+                   ) -> tuple[int, ApiError | None, Any]:
         """Run one Bot API call as ``/bot<token>/<method>`` would: faults, outages, handler, call log.
 
         Used by the HTTP route, the webhook pusher (answers to webhook POSTs) and the control API.
-        Returns (HTTP status, error or None, result); the call is logged whatever its outcome.
+        Returns (HTTP status, error or None, result); the call is logged whatever its outcome, with ``via``:
+        "http" for the bot's own request, "webhook_answer" for a call it put in a webhook answer.
         """
         key = method.lower()
         name = self._name(method)
@@ -174,12 +179,12 @@ class TelegramEmulator:
             result = await handler(ctx)
         except asyncio.CancelledError:
             # The client went away mid-call (e.g. a cancelled long poll); log and let aiohttp finish.
-            self.state.log_call(name, params.get("chat_id"), 499, None, _loggable(params, files), bot_id)
+            self.state.log_call(name, params.get("chat_id"), 499, None, _loggable(params, files), bot_id, via)
             raise
         except Exception as exc:
             error = self._as_api_error(name, exc)
         status = error.error_code if error else 200
-        self.state.log_call(name, params.get("chat_id"), status, error, _loggable(params, files), bot_id)
+        self.state.log_call(name, params.get("chat_id"), status, error, _loggable(params, files), bot_id, via)
         return status, error, result
 
     async def _handle_file(self, request: web.Request) -> web.StreamResponse:

@@ -470,7 +470,7 @@ class EmulatorState:
     # ------------------------------------------------------------------ call log and faults
 
     def log_call(self, method: str, chat_id: Any, status: int, error: ApiError | None,
-                 params: dict[str, Any], bot_id: int | None) -> dict[str, Any]:
+                 params: dict[str, Any], bot_id: int | None, via: str = "http") -> dict[str, Any]:
         """Record one Bot API call (whatever its outcome)."""
         self.call_seq += 1
         try:
@@ -489,6 +489,7 @@ class EmulatorState:
             "description": error.description if error else None,
             "retry_after": error.retry_after if error else None,
             "params": params,
+            "via": via,  # "http", or "webhook_answer": made by Telegram from the bot's answer to a webhook POST
         }
         self.calls.append(entry)
         if bot_id is not None:

@@ -1,0 +1,70 @@
+"""Webhook mode: Telegram (the emulator) POSTs each update; the bot's reply travels in the HTTP answer."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+from typing import Any
+
+from tests.harness import buttons, photo_bytes, text_of, world
+
+SECRET = "webhook_secret_42"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _webhook(port: int) -> dict[str, Any]:
+    return {
+        "webhook_url": f"http://127.0.0.1:{port}",
+        "webhook_host": "127.0.0.1",
+        "webhook_port": port,
+        "webhook_path": "/tg",
+        "webhook_secret": SECRET,
+    }
+
+
+async def test_the_whole_loop_over_the_webhook(tmp_path: Path) -> None:
+    port = _free_port()
+    async with world(tmp_path, **_webhook(port)) as w:
+        resident = w.resident(801)
+        welcome = await resident.say("/start")
+        assert "Hello!" in text_of(welcome)
+        [question] = await resident.press(welcome, "New report")
+        [question] = await resident.press(question, "Roads")
+        await resident.say("The bridge railing is broken")
+        await resident.say(location=(55.75, 37.61))
+        summary = await resident.say(photo=photo_bytes(21))
+        since = await w.official.mark()
+        [confirmation] = await resident.press(summary, "Send")
+        assert "#1" in text_of(confirmation)
+        [card] = await w.official.wait(since)
+        assert "The bridge railing is broken" in text_of(card) and "Take into work" in buttons(card)
+
+        # The dialog's replies travelled in the webhook answers; the bot's own sendMessage to the resident is the
+        # confirmation from the outbox only.
+        calls = await w.client.calls("sendMessage", chat_id=801)
+        own = [c for c in calls if c["via"] == "http"]
+        assert len(own) == 1 and "#1" in own[0]["params"]["text"]
+        assert len([c for c in calls if c["via"] == "webhook_answer"]) >= 5
+
+        since = await resident.mark()
+        [ack] = await w.official.reply(card, "Repair crew is on the way.")
+        assert "sent to the resident" in text_of(ack)
+        [answer] = await resident.wait(since)
+        assert "Repair crew is on the way." in text_of(answer)
+        webhook = (await w.client.state())["webhook"]
+        assert webhook["url"] == f"http://127.0.0.1:{port}/tg" and webhook["secret_token"] == SECRET
+        assert await w.client.pending_updates() == []
+
+
+async def test_an_unreadable_update_is_answered_and_skipped(tmp_path: Path) -> None:
+    async with world(tmp_path, **_webhook(_free_port())) as w:
+        await w.client.inject_update({"message": {"message_id": "not a number", "chat": "nowhere"}})
+        welcome = await w.resident(802).say("/start")
+        assert "Hello!" in text_of(welcome)
+        # Answered 200, so Telegram does not deliver it again and again.
+        assert await w.client.pending_updates() == []
