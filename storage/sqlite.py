@@ -85,6 +85,16 @@ async def _migrate(conn: aiosqlite.Connection) -> None:
     await conn.execute("CREATE UNIQUE INDEX IF NOT EXISTS reports_by_draft ON reports (draft_key)")
 
 
+async def _connect(path: Path | str, synchronous: str) -> aiosqlite.Connection:
+    conn = await aiosqlite.connect(str(path), isolation_level=None)
+    conn.row_factory = aiosqlite.Row
+    await conn.execute("PRAGMA journal_mode=WAL")
+    await conn.execute(f"PRAGMA synchronous={synchronous}")
+    await conn.execute("PRAGMA foreign_keys=ON")
+    await conn.execute("PRAGMA busy_timeout=5000")
+    return conn
+
+
 class SqliteStorage:
     """The embedded default storage (one bot process per database file, or several on one host's volume).
 
@@ -93,8 +103,9 @@ class SqliteStorage:
     asyncio lock held across round trips made every resident wait for every other one's loop turns).
     """
 
-    def __init__(self, conn: aiosqlite.Connection) -> None:
+    def __init__(self, conn: aiosqlite.Connection, drafts_conn: aiosqlite.Connection | None = None) -> None:
         self._conn = conn
+        self._drafts_conn = drafts_conn or conn
         # Every resident step looks at its category, and categories change a few times a year.
         self._categories: dict[int, Category] = {}
         self._categories_read_at = -math.inf
@@ -102,29 +113,32 @@ class SqliteStorage:
     @classmethod
     async def open(cls, path: Path | str, default_answer_hours: int = 24) -> SqliteStorage:
         """Open (creating if needed) the database, apply the schema and seed default categories."""
-        if str(path) != ":memory:":
+        in_memory = str(path) == ":memory:"
+        if not in_memory:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        conn = await aiosqlite.connect(str(path), isolation_level=None)
-        conn.row_factory = aiosqlite.Row
-        await conn.execute("PRAGMA journal_mode=WAL")
         # FULL: a report confirmed to a resident survives a power cut, not only a killed process.
-        await conn.execute("PRAGMA synchronous=FULL")
-        await conn.execute("PRAGMA foreign_keys=ON")
-        await conn.execute("PRAGMA busy_timeout=5000")
+        conn = await _connect(path, "FULL")
         await conn.executescript(SCHEMA)
         await _migrate(conn)
-        storage = cls(conn)
+        # Drafts change at every step of every resident: their own connection (and thread) without an fsync per
+        # step. A killed process loses none of them; a power cut may lose the last seconds of typing, never a
+        # report, whose transaction (on the FULL connection) also drops its draft.
+        drafts = None if in_memory else await _connect(path, "NORMAL")
+        storage = cls(conn, drafts)
         await storage._seed(default_answer_hours)
         return storage
 
     async def close(self) -> None:
-        """Close the connection."""
+        """Close the connections."""
+        if self._drafts_conn is not self._conn:
+            await self._drafts_conn.close()
         await self._conn.close()
 
-    async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        """Run `work` on the connection in the database thread (aiosqlite runs each call whole, in order)."""
+    async def _run(self, work: Callable[[sqlite3.Connection], T], conn: aiosqlite.Connection | None = None) -> T:
+        """Run `work` on a connection in its database thread (aiosqlite runs each call whole, in order)."""
         # aiosqlite's public calls are one statement each; its queue of whole calls is what a unit of work needs.
-        return cast(T, await self._conn._execute(work, self._conn._conn))  # type: ignore[no-untyped-call]
+        conn = conn or self._conn
+        return cast(T, await conn._execute(work, conn._conn))  # type: ignore[no-untyped-call]
 
     async def _seed(self, answer_hours: int) -> None:
         def work(db: sqlite3.Connection) -> None:
@@ -274,7 +288,7 @@ class SqliteStorage:
             rows = list(db.execute("SELECT body FROM drafts WHERE resident = ?", (ref.key,)))
             return Draft.model_validate_json(rows[0]["body"]) if rows else None
 
-        return await self._run(work)
+        return await self._run(work, self._drafts_conn)
 
     async def save_draft(self, ref: ResidentRef, draft: Draft) -> None:
         """Store the draft, replacing the previous one."""
@@ -287,7 +301,7 @@ class SqliteStorage:
                 (ref.key, draft.model_dump_json(), ts(datetime.now(UTC))),
             )
 
-        await self._run(work)
+        await self._run(work, self._drafts_conn)
 
     async def delete_draft(self, ref: ResidentRef) -> bool:
         """Drop the draft; False if there was none."""
@@ -296,7 +310,7 @@ class SqliteStorage:
             cur = db.execute("DELETE FROM drafts WHERE resident = ?", (ref.key,))
             return cur.rowcount > 0
 
-        return await self._run(work)
+        return await self._run(work, self._drafts_conn)
 
     # Reports
 
