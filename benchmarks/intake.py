@@ -178,6 +178,16 @@ def http_session(limit: int) -> aiohttp.ClientSession:
     )
 
 
+async def progress(phase: Phase, every: float = 5.0) -> None:
+    """Log the answer rate every few seconds on stderr (a rate that sags over the run shows up here)."""
+    seen = 0
+    while True:
+        await asyncio.sleep(every)
+        done = len(phase.latencies)
+        log(f"{phase.name}: {(done - seen) / every:.0f} upd/s over the last {every:.0f}s ({done} answered)")
+        seen = done
+
+
 async def drive(phase: Phase, ctl: Control, url: str, secret: str, concurrency: int) -> None:
     """Saturate: `concurrency` residents (connections) at a time, the next resident as soon as one is done."""
     todo = iter(phase.residents)
@@ -188,7 +198,9 @@ async def drive(phase: Phase, ctl: Control, url: str, secret: str, concurrency: 
                 await post_dialog(http, ctl, phase, resident, url, secret)
 
         phase.started = time.time()
+        monitor = asyncio.create_task(progress(phase))
         await asyncio.gather(*(worker() for _ in range(concurrency)))
+        monitor.cancel()
         phase.answered = time.time()
 
 
