@@ -18,7 +18,7 @@ from bot.config import Clock
 from bot.formatting import esc
 from bot.i18n import Gettext
 from bot.models import PRIORITY_STAFF, Messenger, OutboxKind, OutboxMessage
-from storage.base import OutboxStore
+from storage.base import ChatLanes, OutboxStore
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +101,7 @@ class DeliveryWorker:
         self._wake = asyncio.Event()
         self._next_retry: float | None = None
         self._sending: set[tuple[Messenger, int]] = set()
+        self._stopping = False
         self.stats = DeliveryStats()
 
     def wake(self) -> None:
@@ -117,7 +118,8 @@ class DeliveryWorker:
             except Exception:
                 log.exception("delivery loop failed; retrying")
             await self._idle(inflight, stop)
-        # Messages still waiting for their budget stay queued; sends under way may finish.
+        # Messages still waiting for their budget stay queued; sends under way may finish, and take no next one.
+        self._stopping = True
         for key, task in inflight.items():
             if key not in self._sending:
                 task.cancel()
@@ -171,20 +173,27 @@ class DeliveryWorker:
         return self._clock() + timedelta(seconds=seconds)
 
     async def _deliver(self, message: OutboxMessage, after: asyncio.Task[None] | None = None) -> None:
+        """Send a chat's head and, where the queue can tell, the chat's next due messages after it."""
         if after is not None:
             await asyncio.gather(after, return_exceptions=True)
+        current: OutboxMessage | None = message
+        while current is not None:
+            current = await self._deliver_one(current)
+
+    async def _deliver_one(self, message: OutboxMessage) -> OutboxMessage | None:
+        """Try one message; when it was sent, the chat's next due message if the queue hands it over at once."""
         sender = self._senders.get(message.messenger)
         if sender is None:
             # A messenger not configured now (e.g. VK token removed): keep it for when it returns.
             await self._storage.mark_retry(message, self._retry_at(message, MAX_BACKOFF_SECONDS), "no sender")
-            return
+            return None
         if self._budgets is not None:
             while (wait := await self._budgets.reserve(message.messenger, message.chat_id, cost_of(message))) > 0:
                 if wait > HOLD_FOR_BUDGET_SECONDS:
                     # Don't sit on a leased message for long (another worker would take it over when the lease
                     # ends): put it back, due when the budget allows.
                     await self._storage.mark_retry(message, self._retry_at(message, wait), "waiting for the budget")
-                    return
+                    return None
                 await asyncio.sleep(wait)
         key = (message.messenger, message.chat_id)
         self._sending.add(key)
@@ -204,10 +213,18 @@ class DeliveryWorker:
             await self._storage.mark_retry(message, self._retry_at(message, delay), repr(exc)[:300])
         else:
             self.stats.sent += 1
-            await self._storage.mark_sent(message, ids)
+            following = None
+            if isinstance(self._storage, ChatLanes) and not self._stopping:
+                # Acknowledge and take the chat's next message in one step: a staff chat's backlog drains
+                # without a scheduling round per card.
+                following = await self._storage.mark_sent_and_next(message, ids, self._clock())
+            else:
+                await self._storage.mark_sent(message, ids)
             self.wake()
+            return following
         finally:
             self._sending.discard(key)
+        return None
 
     async def _refused(self, message: OutboxMessage, reason: str) -> None:
         now = self._clock()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from bot.models import (
     Category,
@@ -115,6 +115,21 @@ class OutboxStore(Protocol):
         self, message: OutboxMessage, error: str, at: datetime, notices: Sequence[OutboxMessage] = ()
     ) -> None: ...
     async def pending_count(self) -> int: ...
+
+
+@runtime_checkable
+class ChatLanes(Protocol):
+    """An outbox that can hand the worker the next message of a chat it has just sent to.
+
+    Without it the worker goes back to `claim_due` after every message; with it a chat's backlog (a staff chat
+    after a storm) drains without a scheduling round per message.
+    """
+
+    async def mark_sent_and_next(
+        self, message: OutboxMessage, message_ids: Sequence[int], now: datetime
+    ) -> OutboxMessage | None:
+        """Acknowledge a sent message, then return its chat's oldest pending message if it is due."""
+        ...
 
 
 class Storage(CategoryStore, ResidentStore, DraftStore, ReportStore, OutboxStore, Protocol):

@@ -103,9 +103,10 @@ class SqliteStorage:
     asyncio lock held across round trips made every resident wait for every other one's loop turns).
     """
 
-    def __init__(self, conn: aiosqlite.Connection, drafts_conn: aiosqlite.Connection | None = None) -> None:
+    def __init__(self, conn: aiosqlite.Connection, light: aiosqlite.Connection | None = None) -> None:
         self._conn = conn
-        self._drafts_conn = drafts_conn or conn
+        # Writes a power cut may undo at no cost (see `open`): their own connection, thread and no fsync each.
+        self._light = light or conn
         # Every resident step looks at its category, and categories change a few times a year.
         self._categories: dict[int, Category] = {}
         self._categories_read_at = -math.inf
@@ -120,18 +121,20 @@ class SqliteStorage:
         conn = await _connect(path, "FULL")
         await conn.executescript(SCHEMA)
         await _migrate(conn)
-        # Drafts change at every step of every resident: their own connection (and thread) without an fsync per
-        # step. A killed process loses none of them; a power cut may lose the last seconds of typing, never a
-        # report, whose transaction (on the FULL connection) also drops its draft.
-        drafts = None if in_memory else await _connect(path, "NORMAL")
-        storage = cls(conn, drafts)
+        # Two kinds of writes come often and cost nothing if a power cut undoes them: drafts (every step of every
+        # resident; the last seconds of typing are lost, never a report, whose transaction on the FULL connection
+        # drops its draft) and delivery acknowledgements (the message goes out once more, a recognisable
+        # duplicate, as after a crash). They use a second connection (and thread) without an fsync per commit; a
+        # killed process loses none of them, and the next FULL commit makes them durable too.
+        light = None if in_memory else await _connect(path, "NORMAL")
+        storage = cls(conn, light)
         await storage._seed(default_answer_hours)
         return storage
 
     async def close(self) -> None:
         """Close the connections."""
-        if self._drafts_conn is not self._conn:
-            await self._drafts_conn.close()
+        if self._light is not self._conn:
+            await self._light.close()
         await self._conn.close()
 
     async def _run(self, work: Callable[[sqlite3.Connection], T], conn: aiosqlite.Connection | None = None) -> T:
@@ -288,7 +291,7 @@ class SqliteStorage:
             rows = list(db.execute("SELECT body FROM drafts WHERE resident = ?", (ref.key,)))
             return Draft.model_validate_json(rows[0]["body"]) if rows else None
 
-        return await self._run(work, self._drafts_conn)
+        return await self._run(work, self._light)
 
     async def save_draft(self, ref: ResidentRef, draft: Draft) -> None:
         """Store the draft, replacing the previous one."""
@@ -301,7 +304,7 @@ class SqliteStorage:
                 (ref.key, draft.model_dump_json(), ts(datetime.now(UTC))),
             )
 
-        await self._run(work, self._drafts_conn)
+        await self._run(work, self._light)
 
     async def delete_draft(self, ref: ResidentRef) -> bool:
         """Drop the draft; False if there was none."""
@@ -310,7 +313,7 @@ class SqliteStorage:
             cur = db.execute("DELETE FROM drafts WHERE resident = ?", (ref.key,))
             return cur.rowcount > 0
 
-        return await self._run(work, self._drafts_conn)
+        return await self._run(work, self._light)
 
     # Reports
 
@@ -596,16 +599,34 @@ class SqliteStorage:
 
         return await self._run(work)
 
+    def _mark_sent(self, db: sqlite3.Connection, message: OutboxMessage, message_ids: Sequence[int]) -> None:
+        with _transaction(db):
+            db.execute("DELETE FROM outbox WHERE id = ?", (message.id,))
+            if message.link_to_report and message.report_id is not None:
+                self._link(db, message.chat_id, message_ids, message.report_id)
+
     async def mark_sent(self, message: OutboxMessage, message_ids: Sequence[int]) -> None:
         """Delivered: forget it, and link the sent messages to the report if asked."""
 
         def work(db: sqlite3.Connection) -> None:
-            with _transaction(db):
-                db.execute("DELETE FROM outbox WHERE id = ?", (message.id,))
-                if message.link_to_report and message.report_id is not None:
-                    self._link(db, message.chat_id, message_ids, message.report_id)
+            self._mark_sent(db, message, message_ids)
 
-        await self._run(work)
+        await self._run(work, self._light)
+
+    async def mark_sent_and_next(
+        self, message: OutboxMessage, message_ids: Sequence[int], now: datetime
+    ) -> OutboxMessage | None:
+        """`mark_sent`, then the same chat's next message if it is due, in one round trip."""
+
+        def work(db: sqlite3.Connection) -> OutboxMessage | None:
+            self._mark_sent(db, message, message_ids)
+            row = db.execute(
+                "SELECT * FROM outbox WHERE status = 'pending' AND messenger = ? AND chat_id = ? ORDER BY id LIMIT 1",
+                (message.messenger.value, message.chat_id),
+            ).fetchone()
+            return self._outbox(row) if row is not None and row["next_attempt_at"] <= ts(now) else None
+
+        return await self._run(work, self._light)
 
     async def mark_retry(self, message: OutboxMessage, at: datetime, error: str) -> None:
         """Not delivered this time: try again at `at`."""

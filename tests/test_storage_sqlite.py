@@ -134,6 +134,27 @@ async def test_outbox_heads_per_chat_priority_and_retry(storage: SqliteStorage) 
     assert await storage.next_due_at() is not None
 
 
+async def test_a_chat_lane_takes_its_next_message_with_the_acknowledgement(storage: SqliteStorage) -> None:
+    def msg(chat: int, text: str) -> OutboxMessage:
+        return OutboxMessage(Messenger.TELEGRAM, chat, OutboxKind.TEXT, text=text)
+
+    await storage.enqueue([msg(-100, "card 1"), msg(7, "confirmation"), msg(-100, "card 2"), msg(-100, "card 3")])
+    now = datetime.now(UTC)
+    first = next(m for m in await storage.claim_due(now, 10) if m.text == "card 1")
+    second = await storage.mark_sent_and_next(first, [501], now)
+    assert second is not None and second.text == "card 2"  # the same chat, in order; never another chat's
+    await storage.mark_retry(second, now + timedelta(hours=1), "429")
+    # Card 2 backs off and card 3 waits behind it: only the resident's confirmation is due.
+    assert [m.text for m in await storage.claim_due(now, 10)] == ["confirmation"]
+    later = now + timedelta(hours=2)
+    second = next(m for m in await storage.claim_due(later, 10) if m.chat_id == -100)
+    assert second.text == "card 2"
+    third = await storage.mark_sent_and_next(second, [502], later)
+    assert third is not None and third.text == "card 3"
+    assert await storage.mark_sent_and_next(third, [503], later) is None
+    assert [m.text for m in await storage.claim_due(later, 10)] == ["confirmation"]
+
+
 async def test_mark_sent_links_staff_messages_and_failure_is_recorded(storage: SqliteStorage) -> None:
     report = await storage.submit_report(ALICE, _draft(), T0, T0, _card)
     card = OutboxMessage(
