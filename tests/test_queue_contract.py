@@ -7,15 +7,12 @@ of a dead consumer's messages and at-least-once delivery across a crash.
 from __future__ import annotations
 
 import asyncio
-import os
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
 import pytest
-import redis.asyncio as aioredis
 
 from bot.models import (
     PRIORITY_RESIDENT,
@@ -28,8 +25,8 @@ from bot.models import (
 from storage.base import OutboxStore
 from storage.redis_queue import RedisQueue
 from storage.sqlite import SqliteStorage
+from tests.redis_ns import REDIS_URL
 
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 STAFF = -100
 
 
@@ -37,24 +34,6 @@ class Queue(OutboxStore, Protocol):
     """What both backends offer."""
 
     async def failed_count(self) -> int: ...
-
-
-async def purge(namespace: str) -> None:
-    """Delete every key of a test namespace (never anything else)."""
-    client = aioredis.Redis.from_url(REDIS_URL, decode_responses=True)
-    try:
-        keys = [k async for k in client.scan_iter(match=f"{namespace}:*", count=1000)]
-        if keys:
-            await client.unlink(*keys)
-    finally:
-        await client.aclose()
-
-
-@pytest.fixture
-async def namespace() -> AsyncIterator[str]:
-    ns = f"test-queue-{uuid.uuid4().hex}"
-    yield ns
-    await purge(ns)
 
 
 @pytest.fixture(params=["sqlite", "redis"])

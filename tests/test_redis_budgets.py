@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
 import redis.asyncio as aioredis
 
 from bot.app import make_bot
@@ -16,20 +12,8 @@ from bot.budgets import BudgetConfig
 from bot.models import Messenger
 from storage.redis_budgets import RedisSendBudgets
 from tests.harness import STAFF_CHAT, make_settings
+from tests.redis_ns import REDIS_URL
 from tests.tg_emulator import TelegramEmulator
-
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-
-
-@pytest.fixture
-async def namespace() -> AsyncIterator[str]:
-    ns = f"test-budget-{uuid.uuid4().hex[:8]}"
-    yield ns
-    client = aioredis.Redis.from_url(REDIS_URL, decode_responses=True)
-    keys = [k async for k in client.scan_iter(f"{ns}:*")]
-    if keys:
-        await client.delete(*keys)
-    await client.aclose()
 
 
 async def test_two_processes_share_the_limits(tmp_path: Path, namespace: str) -> None:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import uuid
 from collections.abc import AsyncIterator
 
 import pytest
@@ -12,23 +10,10 @@ import redis.asyncio as aioredis
 
 from bot.models import Draft, Location, Messenger, Piece, ResidentRef
 from storage.redis_state import RedisDraftStore, RedisKeyedLocks
+from tests.redis_ns import REDIS_URL
 
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 ALICE = ResidentRef(Messenger.TELEGRAM, 101)
 BOB = ResidentRef(Messenger.VK, 101)
-
-
-@pytest.fixture
-async def namespace() -> AsyncIterator[str]:
-    ns = f"test-state-{uuid.uuid4().hex}"
-    yield ns
-    client = aioredis.Redis.from_url(REDIS_URL, decode_responses=True)
-    try:
-        keys = [k async for k in client.scan_iter(match=f"{ns}:*", count=1000)]
-        if keys:
-            await client.unlink(*keys)
-    finally:
-        await client.aclose()
 
 
 @pytest.fixture
