@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import sqlite3
@@ -49,6 +50,8 @@ def from_ts(text: str) -> datetime:
 
 
 T = TypeVar("T")
+BUSY_SECONDS = 5.0
+OPEN_ATTEMPTS = 20
 # Each chat's oldest pending message: messages of one chat go out strictly in order.
 HEADS = "SELECT MIN(id) AS id FROM outbox WHERE status = 'pending' GROUP BY messenger, chat_id"
 
@@ -86,12 +89,25 @@ async def _migrate(conn: aiosqlite.Connection) -> None:
 
 
 async def _connect(path: Path | str, synchronous: str) -> aiosqlite.Connection:
-    conn = await aiosqlite.connect(str(path), isolation_level=None)
-    conn.row_factory = aiosqlite.Row
-    await conn.execute("PRAGMA journal_mode=WAL")
-    await conn.execute(f"PRAGMA synchronous={synchronous}")
-    await conn.execute("PRAGMA foreign_keys=ON")
-    await conn.execute("PRAGMA busy_timeout=5000")
+    conn = await aiosqlite.connect(str(path), isolation_level=None, timeout=BUSY_SECONDS)
+    try:
+        conn.row_factory = aiosqlite.Row
+        # Processes (or tasks) opening a new file together: switching it to WAL needs the file to itself, and
+        # SQLite answers "locked" at once rather than waiting; try again shortly.
+        for attempt in range(OPEN_ATTEMPTS):
+            try:
+                await conn.execute("PRAGMA journal_mode=WAL")
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or attempt == OPEN_ATTEMPTS - 1:
+                    raise
+                await asyncio.sleep(0.05 * (attempt + 1))
+        await conn.execute(f"PRAGMA synchronous={synchronous}")
+        await conn.execute("PRAGMA foreign_keys=ON")
+        await conn.execute(f"PRAGMA busy_timeout={int(BUSY_SECONDS * 1000)}")
+    except BaseException:
+        await conn.close()  # its thread would otherwise keep the process alive
+        raise
     return conn
 
 
@@ -119,16 +135,23 @@ class SqliteStorage:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         # FULL: a report confirmed to a resident survives a power cut, not only a killed process.
         conn = await _connect(path, "FULL")
-        await conn.executescript(SCHEMA)
-        await _migrate(conn)
-        # Two kinds of writes come often and cost nothing if a power cut undoes them: drafts (every step of every
-        # resident; the last seconds of typing are lost, never a report, whose transaction on the FULL connection
-        # drops its draft) and delivery acknowledgements (the message goes out once more, a recognisable
-        # duplicate, as after a crash). They use a second connection (and thread) without an fsync per commit; a
-        # killed process loses none of them, and the next FULL commit makes them durable too.
-        light = None if in_memory else await _connect(path, "NORMAL")
-        storage = cls(conn, light)
-        await storage._seed(default_answer_hours)
+        light = None
+        try:
+            await conn.executescript(SCHEMA)
+            await _migrate(conn)
+            # Two kinds of writes come often and cost nothing if a power cut undoes them: drafts (every step of
+            # every resident; the last seconds of typing are lost, never a report, whose transaction on the FULL
+            # connection drops its draft) and delivery acknowledgements (the message goes out once more, a
+            # recognisable duplicate, as after a crash). They use a second connection (and thread) without an fsync
+            # per commit; a killed process loses none of them, and the next FULL commit makes them durable too.
+            light = None if in_memory else await _connect(path, "NORMAL")
+            storage = cls(conn, light)
+            await storage._seed(default_answer_hours)
+        except BaseException:
+            for c in (light, conn):
+                if c is not None:
+                    await c.close()
+            raise
         return storage
 
     async def close(self) -> None:

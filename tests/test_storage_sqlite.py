@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from bot.models import (
     Status,
 )
 from storage.base import Conflict, NotFound
+from storage.defaults import DEFAULT_CATEGORIES
 from storage.sqlite import SqliteStorage
 
 T0 = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
@@ -50,6 +52,18 @@ async def test_default_categories_seeded_once(tmp_path: Path) -> None:
     assert [c.builtin_key for c in await s.list_categories()] == keys
     assert keys == ["roads", "housing", "yards", "transport", "healthcare", "other"]
     await s.close()
+
+
+async def test_processes_opening_a_new_database_together_all_succeed(tmp_path: Path) -> None:
+    # Scale-out starts intake and workers at once on a fresh data volume; SQLite answers "locked" to all but one
+    # switching a new file to WAL, and a failed opening must not leave its database thread behind.
+    for round_ in range(20):
+        path = tmp_path / f"db{round_}.sqlite3"
+        opened = await asyncio.gather(*(SqliteStorage.open(path) for _ in range(4)))
+        # Seeded once, whoever won: every process sees the same default categories.
+        assert [len(await s.list_categories(include_hidden=True)) for s in opened] == [len(DEFAULT_CATEGORIES)] * 4
+        for s in opened:
+            await s.close()
 
 
 async def test_category_changes(storage: SqliteStorage) -> None:
