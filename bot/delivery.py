@@ -92,6 +92,8 @@ class DeliveryWorker:
         concurrency: int = 16,
     ) -> None:
         self._storage = storage
+        # Checked once: a runtime protocol check inspects the object's attributes every time it runs.
+        self._lanes = storage if isinstance(storage, ChatLanes) else None
         self._senders = senders
         self._clock = clock
         self._staff_chat_for = staff_chat_for
@@ -214,10 +216,10 @@ class DeliveryWorker:
         else:
             self.stats.sent += 1
             following = None
-            if isinstance(self._storage, ChatLanes) and not self._stopping:
+            if self._lanes is not None and not self._stopping:
                 # Acknowledge and take the chat's next message in one step: a staff chat's backlog drains
                 # without a scheduling round per card.
-                following = await self._storage.mark_sent_and_next(message, ids, self._clock())
+                following = await self._lanes.mark_sent_and_next(message, ids, self._clock())
             else:
                 await self._storage.mark_sent(message, ids)
             self.wake()
