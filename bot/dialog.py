@@ -431,7 +431,6 @@ class ResidentDialog:
         assert category is not None
         now = self._clock()
         due = now + timedelta(hours=category.answer_hours)
-        await self._storage.save_resident(profile)
         staff_ = self._locales.get(self._config.staff_language)
         tz = self._config.tz
 

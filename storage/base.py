@@ -82,7 +82,8 @@ class ReportStore(Protocol):
         answer_due_at: datetime,
         outbox_for: OutboxFor,
     ) -> Report:
-        """Atomically: create the report, record its creation, drop the draft, queue its messages."""
+        """Atomically: create the report, record its creation and the resident's profile, drop the draft, queue its
+        messages."""
         ...
 
     async def get_report(self, report_id: int) -> Report | None: ...

@@ -211,6 +211,9 @@ async def test_resident_profile_and_reports_listing(storage: SqliteStorage) -> N
     await storage.submit_report(other, _draft(), T0, T0, _card)
     assert [r.id for r in await storage.list_reports(ALICE.ref, 2)] == [3, 2]
     assert [r.id for r in await storage.list_reports(other.ref, 10)] == [4]
+    # The report's own transaction records the profile of whoever sent it (the answers go out in their language).
+    stored = await storage.get_resident(other.ref)
+    assert stored is not None and stored.display_name == "Bob" and stored.language == "ru"
 
 
 async def test_the_same_draft_sent_twice_makes_one_report(storage: SqliteStorage) -> None:
