@@ -1,7 +1,7 @@
 """Intake: resident updates per second one bot process handles in webhook mode, limits off.
 
 `python -m benchmarks.intake [--residents 2000] [--paced 1000] [--rate 500] [--warmup 200] [--concurrency 40]
-[--redis]` (see README.md).
+[--redis] [--split]` (see README.md).
 
 The emulator runs in its own process with its flood limits off; the bot runs in webhook mode (WEBHOOK_URL set, so
 it serves aiogram's webhook handler, answering each POST only after the update is handled) with every send budget
@@ -73,6 +73,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=200, help="warm-up residents, not measured (default 200)")
     parser.add_argument("--concurrency", type=int, default=40, help="webhook connections (default 40, as Telegram)")
     parser.add_argument("--redis", action="store_true", help="REDIS_URL with a fresh namespace (deleted after)")
+    parser.add_argument(
+        "--split", action="store_true", help="the bot as two processes: BOT_ROLE=intake and BOT_ROLE=worker"
+    )
     parser.add_argument("--photo-kb", type=int, default=100, help="size of each resident's photo (default 100 KB)")
     parser.add_argument("--log-level", default="INFO", help="the bot's LOG_LEVEL (default INFO, as in production)")
     args = parser.parse_args()
@@ -275,7 +278,10 @@ async def main(args: argparse.Namespace) -> int:
         namespace = f"bench-intake-{uuid.uuid4().hex[:10]}"
         drop_redis_namespace_later(REDIS_URL, namespace)
     storage = "redis" if namespace else "sqlite"
-    log(f"intake: {args.residents} residents (+{args.warmup} warm-up), concurrency {args.concurrency}, {storage}")
+    log(
+        f"intake: {args.residents} residents (+{args.warmup} warm-up), concurrency {args.concurrency}, {storage},"
+        f" {'intake and worker processes' if args.split else 'one process'}"
+    )
 
     emulator = Emulator(work)
     url = emulator.start()
@@ -300,8 +306,13 @@ async def main(args: argparse.Namespace) -> int:
                 "WEBHOOK_SECRET": secret,
             },
         )
-        bot = BotProcess(env, work)
+        bot = BotProcess({**env, "BOT_ROLE": "intake" if args.split else "all"}, work)
         bot.start()
+        bots = [bot]
+        if args.split:
+            # The delivery worker: same settings and data, its own process (and log).
+            bots.append(BotProcess({**env, "BOT_ROLE": "worker"}, work / "worker"))
+            bots[1].start()
         await ctl.wait_for_call(["setWebhook"], bot)
         await wait_port(port, bot)
         webhook = f"http://127.0.0.1:{port}{WEBHOOK_PATH}"
@@ -323,28 +334,30 @@ async def main(args: argparse.Namespace) -> int:
                 f" {len(warm.cards)}/{len(warm.residents)} cards"
             )
         assert emulator.proc is not None
-        cpu_before = (cpu_seconds(bot.pid), cpu_seconds(emulator.proc.pid), cpu_seconds())
+        cpu_before = (sum(cpu_seconds(b.pid) for b in bots), cpu_seconds(emulator.proc.pid), cpu_seconds())
         await drive(measured, ctl, webhook, secret, args.concurrency)
-        cpu_after = (cpu_seconds(bot.pid), cpu_seconds(emulator.proc.pid), cpu_seconds())
+        cpu_after = (sum(cpu_seconds(b.pid) for b in bots), cpu_seconds(emulator.proc.pid), cpu_seconds())
         window = measured.answered - measured.started
         cpu = [f"{100 * (a - b) / window:.0f}%" for a, b in zip(cpu_after, cpu_before, strict=True)]
         log(f"saturated: {measured.updates} updates answered in {window:.1f}s; CPU bot/emulator/driver {cpu}")
         mark = await collect_cards(ctl, measured, mark, 120)
         if paced.residents:
-            cpu_before = (cpu_seconds(bot.pid), cpu_seconds(emulator.proc.pid), cpu_seconds())
+            cpu_before = (sum(cpu_seconds(b.pid) for b in bots), cpu_seconds(emulator.proc.pid), cpu_seconds())
             await drive_paced(paced, ctl, webhook, secret, args.rate)
             paced_window = paced.answered - paced.started
-            cpu_after = (cpu_seconds(bot.pid), cpu_seconds(emulator.proc.pid), cpu_seconds())
+            cpu_after = (sum(cpu_seconds(b.pid) for b in bots), cpu_seconds(emulator.proc.pid), cpu_seconds())
             paced_cpu = [f"{100 * (a - b) / paced_window:.0f}%" for a, b in zip(cpu_after, cpu_before, strict=True)]
             log(f"paced: {paced.updates} updates answered in {paced_window:.1f}s; CPU bot/emulator/driver {paced_cpu}")
             await collect_cards(ctl, paced, mark, 120)
-        rss = bot.peak_rss_kb()
-        alive = bot.alive()
-        bot.stop()
+        rss = [b.peak_rss_kb() or 0 for b in bots]
+        alive = all(b.alive() for b in bots)
+        for b in bots:
+            b.stop()
     finally:
         await ctl.close()
 
-    errors, warnings = count_log_problems(bot.log_path)
+    problems = [count_log_problems(b.log_path) for b in bots]
+    errors, warnings = sum(e for e, _ in problems), sum(w for _, w in problems)
     rate = measured.updates / window
     s50, s99 = card_latency(measured)
     w50, w99 = percentile(measured.latencies, 50), percentile(measured.latencies, 99)
@@ -364,8 +377,10 @@ async def main(args: argparse.Namespace) -> int:
         f"goal >=500 upd/s {'ok' if rate >= 500 else 'MISSED'},"
         f" p99 <100ms at {args.rate:.0f} upd/s {'ok' if latency_ok else 'MISSED'}"
     )
+    processes = "intake+worker" if args.split else "one"
     line = (
-        f"intake: storage={storage} webhook throughput={rate:.0f} upd/s saturated ({measured.updates} upd from"
+        f"intake: storage={storage} processes={processes} webhook throughput={rate:.0f} upd/s saturated"
+        f" ({measured.updates} upd from"
         f" {len(measured.residents)} residents answered in {window:.1f}s, {args.concurrency} connections;"
         f" send->card p50={ms(s50)} p99={ms(s99)}, webhook answer p50={ms(w50)} p99={ms(w99)})"
         f" paced at {args.rate:.0f} upd/s offered ({paced_rate:.0f} achieved, {paced.updates} upd):"
@@ -374,8 +389,8 @@ async def main(args: argparse.Namespace) -> int:
         f" cards posted at {card_rate:.0f}/s into the one staff chat while saturated (photo {photo_cards},"
         f" missing {missing}, duplicates {duplicates}) non-200={sum(bad.values())}{bad if bad else ''}"
         f" calls in webhook answers={dict(answers)}"
-        f" cpu while saturated: bot {cpu[0]} emulator {cpu[1]} driver {cpu[2]} (of one core each)"
-        f" bot_peak_rss={(rss or 0) / 1024:.0f}MB bot_log errors={errors} warnings={warnings}"
+        f" cpu while saturated: bot ({processes}) {cpu[0]} emulator {cpu[1]} driver {cpu[2]} (of one core each)"
+        f" bot_peak_rss={'+'.join(f'{r / 1024:.0f}' for r in rss)}MB bot_log errors={errors} warnings={warnings}"
         f" bot_alive_at_end={alive} photo={args.photo_kb}KB log_level={args.log_level}"
     )
     print_summary(line)

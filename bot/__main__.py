@@ -34,6 +34,7 @@ def main() -> int:
     from aiogram.exceptions import TelegramUnauthorizedError
 
     from bot.app import install_signal_handlers, run
+    from bot.local_delivery import AnotherWorker
 
     async def main_async() -> None:
         stop = asyncio.Event()
@@ -44,6 +45,13 @@ def main() -> int:
         asyncio.run(main_async())
     except TelegramUnauthorizedError:
         print("Configuration error: TELEGRAM_TOKEN was rejected by the Telegram API.", file=sys.stderr)
+        return 2
+    except AnotherWorker:
+        print(
+            "Configuration error: another process already delivers from this database (BOT_ROLE all or worker);"
+            " without REDIS_URL one process per DATA_DIR delivers, the others run with BOT_ROLE=intake.",
+            file=sys.stderr,
+        )
         return 2
     except OSError as exc:
         print(f"Start-up failed: {exc}", file=sys.stderr)

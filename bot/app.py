@@ -22,6 +22,7 @@ from bot.budgets import BudgetConfig, SendBudgets
 from bot.config import CoreConfig, utc_now
 from bot.delivery import Budgets, DeliveryWorker, Sender
 from bot.i18n import Locales
+from bot.local_delivery import WakeSender, delivery_lock, wake_listener
 from bot.locks import Locks
 from bot.models import Messenger
 from bot.photos import PhotoArchive
@@ -141,8 +142,13 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
     vk_api = make_vk_api(settings.vk_token, settings.vk_api_url) if settings.vk_token else None
     intake = settings.bot_role in ("all", "intake")
     delivery = settings.bot_role in ("all", "worker")
+    # Without Redis the SQLite outbox is the queue: one delivering process per database, woken by the intake.
+    local = settings.redis_url is None
     try:
-        async with _shared(settings, records) as shared:
+        async with contextlib.AsyncExitStack() as stack:
+            if delivery and local:
+                await stack.enter_async_context(delivery_lock(settings.database_path))
+            shared = await stack.enter_async_context(_shared(settings, records))
             reception = Reception.build(
                 records,
                 locales,
@@ -169,7 +175,13 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
                     budgets=shared.budgets or SendBudgets(budget_config(settings)),
                 )
                 reception.on_enqueue(worker.wake)
+                if local:
+                    await stack.enter_async_context(wake_listener(settings.database_path, worker.wake))
                 tasks.append(asyncio.create_task(worker.run(stop), name="delivery"))
+            elif local:
+                wake_worker = WakeSender(settings.database_path)
+                stack.callback(wake_worker.close)
+                reception.on_enqueue(wake_worker)
             if shared.relay_queue is not None and shared.locks is not None:
                 relay = OutboxRelay(records, shared.relay_queue, shared.locks, worker.wake if worker else lambda: None)
                 reception.on_enqueue(relay.wake)

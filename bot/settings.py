@@ -117,9 +117,6 @@ class Settings(BaseSettings):
             raise ValueError("TELEGRAM_TOKEN looks wrong: expected the form 123456:ABC... from @BotFather")
         if self.staff_chat_id is None:
             raise ValueError("STAFF_CHAT_ID is required: the Telegram group where officials work")
-        if self.bot_role != "all" and self.redis_url is None:
-            # Without a shared queue an intake's messages would wait for a worker that cannot see them.
-            raise ValueError("BOT_ROLE=intake or worker needs REDIS_URL: the processes share the queue through Redis")
         if self.vk_token is not None and self.vk_group_id is None:
             raise ValueError("VK_GROUP_ID is required with VK_TOKEN: the id of the community (a positive number)")
         return self

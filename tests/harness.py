@@ -274,7 +274,8 @@ async def world(tmp_path: Path, vk: bool = False, **overrides: Any) -> AsyncIter
 class BotProcess:
     """The bot as a separate `python -m bot` process, to be killed and restarted."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, role: str = "all") -> None:
+        self.role = role
         self.env = {
             **{k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "STAFF_", "ADMIN_"))},
             "TELEGRAM_TOKEN": TOKEN,
@@ -284,12 +285,15 @@ class BotProcess:
             "DATA_DIR": str(settings.data_dir),
             "STAFF_LANGUAGE": settings.staff_language,
             "ALBUM_WAIT_SECONDS": str(settings.album_wait_seconds),
+            "BOT_ROLE": role,
         }
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         # Logs go to a file: a pipe nobody reads fills up and blocks the bot mid-log.
-        self.log_path = Path(self.env["DATA_DIR"]).parent / "bot.log"
+        self.log_path = Path(self.env["DATA_DIR"]).parent / (
+            "bot.log" if self.role == "all" else f"bot-{self.role}.log"
+        )
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(

@@ -1,0 +1,126 @@
+"""Intake and delivery as two processes on one host, sharing the SQLite database (no Redis)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from bot.local_delivery import AnotherWorker, WakeSender, delivery_lock, wake_listener
+from tests.harness import OFFICIAL, STAFF_CHAT, BotProcess, Resident, StaffMember, make_settings, photo_bytes, text_of
+from tests.tg_emulator import TelegramEmulator
+
+
+def _count(database: Path, query: str) -> int:
+    with contextlib.closing(sqlite3.connect(database)) as db:
+        return int(db.execute(query).fetchone()[0])
+
+
+async def _until(database: Path, query: str, value: int) -> None:
+    for _ in range(200):
+        if await asyncio.to_thread(_count, database, query) == value:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{query} never gave {value}")
+
+
+async def _summary(resident: Resident, description: str) -> dict:
+    question = await resident.say("/new")
+    [question] = await resident.press(question, "Roads")
+    await resident.say(description)
+    await resident.say("Sadovaya 12")
+    return await resident.say(photo=photo_bytes(resident.id % 50))
+
+
+async def test_intake_and_worker_processes_deliver_everything_once_through_a_worker_kill(tmp_path: Path) -> None:
+    async with TelegramEmulator() as emulator:
+        client = emulator.client
+        await client.create_chat(STAFF_CHAT, "City staff", "supergroup")
+        settings = make_settings(emulator.url, tmp_path / "data")
+        intake, worker = BotProcess(settings, role="intake"), BotProcess(settings, role="worker")
+        intake.start()
+        worker.start()
+        try:
+            official = StaffMember(client, OFFICIAL)
+            first = Resident(client, {"id": 1501, "first_name": "Olga", "language_code": "en"})
+            summary = await _summary(first, "Manhole without a cover")
+            since = await official.mark()
+            [confirmation] = await first.press(summary, "Send")  # the reply comes from the intake
+            assert "#1" in text_of(confirmation)
+            [card] = await official.wait(since)  # the card from the worker
+            assert "Report #1" in text_of(card) and "Manhole without a cover" in text_of(card)
+
+            # The worker dies (once it recorded its sends: a kill between Telegram taking a message and the worker
+            # recording it repeats that message, by design); the intake keeps taking reports, and they wait.
+            await _until(settings.database_path, "SELECT COUNT(*) FROM outbox WHERE status = 'pending'", 0)
+            worker.kill()
+            residents = [Resident(client, {"id": 1510 + i, "first_name": "R", "language_code": "en"}) for i in range(4)]
+            since = await official.mark()
+            for r in residents:
+                await r.press(await _summary(r, f"Broken bench number {r.id}"), "Send", count=0)
+            await _until(settings.database_path, "SELECT COUNT(*) FROM reports", 5)
+            assert await official.quiet(since) == []
+
+            worker.start()
+            await official.wait(since, count=4)
+            await asyncio.sleep(1.0)  # a second copy of any card would come now
+            cards = [m for m in await official.inbox(since) if "Report #" in text_of(m)]
+            assert sorted(text_of(c).split("Broken bench number ")[1].split()[0] for c in cards) == sorted(
+                str(r.id) for r in residents
+            )
+            for r in residents:
+                sent = [m for m in await r.inbox() if "is sent to the officials" in text_of(m)]
+                assert len(sent) == 1
+
+            # An official's answer goes in through the intake and out through the worker.
+            since = await first.mark()
+            await official.reply(card, "A crew is on the way")
+            [answer] = await first.wait(since)
+            assert "A crew is on the way" in text_of(answer)
+        finally:
+            assert await worker.stop() == 0
+            assert await intake.stop() == 0
+
+
+async def test_a_second_delivering_process_on_one_database_is_refused(tmp_path: Path) -> None:
+    async with TelegramEmulator() as emulator:
+        await emulator.client.create_chat(STAFF_CHAT, "City staff", "supergroup")
+        settings = make_settings(emulator.url, tmp_path / "data")
+        first, second = BotProcess(settings, role="all"), BotProcess(settings, role="worker")
+        first.start()
+        try:
+            for _ in range(200):  # the first one is up (polling), so it holds the database
+                if await emulator.client.calls("getUpdates"):
+                    break
+                await asyncio.sleep(0.05)
+            second.start()
+            assert second.proc is not None
+            assert await asyncio.to_thread(second.proc.wait, 60) == 2  # it exits on its own, with a clear reason
+            assert "another process already delivers from this database" in second.log_path.read_text()
+        finally:
+            assert await first.stop() == 0
+
+
+async def test_the_delivery_lock_admits_one_holder_and_is_free_again_after(tmp_path: Path) -> None:
+    database = tmp_path / "db.sqlite3"
+    async with delivery_lock(database):
+        with pytest.raises(AnotherWorker):
+            async with delivery_lock(database):
+                pass
+    async with delivery_lock(database):
+        pass
+
+
+async def test_the_intake_wakes_the_worker_with_a_datagram(tmp_path: Path) -> None:
+    database = tmp_path / "db.sqlite3"
+    woken = asyncio.Event()
+    sender = WakeSender(database)
+    sender()  # no worker listening yet: nothing happens, nothing fails
+    async with wake_listener(database, woken.set) as listening:
+        assert listening
+        sender()
+        await asyncio.wait_for(woken.wait(), 5)
+    sender.close()
