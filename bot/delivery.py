@@ -9,6 +9,7 @@ import asyncio
 import logging
 import random
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -25,6 +26,16 @@ log = logging.getLogger(__name__)
 MAX_BACKOFF_SECONDS = 300.0
 HOLD_FOR_BUDGET_SECONDS = 2.0
 IDLE_POLL_SECONDS = 1.0
+# Lanes of one chat sent side by side: a staff chat's cards go out several at a time, and a chat waiting for its
+# budget still leaves most of the worker to the residents' answers.
+LANES_PER_CHAT = 4
+
+Lane = tuple[Messenger, int, int]
+
+
+def lane_of(message: OutboxMessage) -> Lane:
+    """Messenger, chat and lane: the unit that keeps its order."""
+    return message.messenger, message.chat_id, message.lane
 
 
 class RetryLater(Exception):
@@ -79,7 +90,7 @@ def cost_of(message: OutboxMessage) -> int:
 
 
 class DeliveryWorker:
-    """Sends due outbox messages: each chat strictly in order, many chats at once, within the send budgets."""
+    """Sends due outbox messages: each chat lane strictly in order, many lanes at once, within the send budgets."""
 
     def __init__(
         self,
@@ -102,7 +113,7 @@ class DeliveryWorker:
         self._concurrency = concurrency
         self._wake = asyncio.Event()
         self._next_retry: float | None = None
-        self._sending: set[tuple[Messenger, int]] = set()
+        self._sending: set[Lane] = set()
         self._stopping = False
         self.stats = DeliveryStats()
 
@@ -112,7 +123,7 @@ class DeliveryWorker:
 
     async def run(self, stop: asyncio.Event, grace: float = 5.0) -> None:
         """Deliver until `stop` is set; sends under way get `grace` seconds to finish, the rest stay queued."""
-        inflight: dict[tuple[Messenger, int], asyncio.Task[None]] = {}
+        inflight: dict[Lane, asyncio.Task[None]] = {}
         while not stop.is_set():
             self._wake.clear()
             try:
@@ -131,7 +142,7 @@ class DeliveryWorker:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
 
-    async def _start_due(self, inflight: dict[tuple[Messenger, int], asyncio.Task[None]]) -> None:
+    async def _start_due(self, inflight: dict[Lane, asyncio.Task[None]]) -> None:
         # Finished chats first: a leased head of a chat still listed here would be skipped and left hanging.
         for key in [k for k, t in inflight.items() if t.done()]:
             inflight.pop(key)
@@ -141,18 +152,23 @@ class DeliveryWorker:
         # A leasing queue (Redis) hands out only chats nobody works on, and every claimed head must be sent;
         # a reading queue (SQLite) returns in-flight chats' heads too, so ask for enough to fill the free slots.
         leases = getattr(self._storage, "leases", False)
+        per_chat = Counter((messenger, chat) for messenger, chat, _ in inflight)
         for message in await self._storage.claim_due(self._clock(), free if leases else free + len(inflight)):
-            key = (message.messenger, message.chat_id)
+            key = lane_of(message)
             previous = inflight.get(key)
             if previous is not None and not leases:
                 continue
+            chat = (message.messenger, message.chat_id)
+            if per_chat[chat] >= LANES_PER_CHAT and not leases:
+                continue  # read again once one of the chat's lanes is done
+            per_chat[chat] += 1
             # A leased head of a chat whose last send is still finishing goes right after it, never skipped.
             inflight[key] = asyncio.create_task(self._deliver(message, after=previous))
             free -= 1
             if free == 0:
                 return
 
-    async def _idle(self, inflight: dict[tuple[Messenger, int], asyncio.Task[None]], stop: asyncio.Event) -> None:
+    async def _idle(self, inflight: dict[Lane, asyncio.Task[None]], stop: asyncio.Event) -> None:
         timeout = IDLE_POLL_SECONDS
         if self._next_retry is not None:
             timeout = max(0.0, min(timeout, self._next_retry - time.monotonic()))
@@ -175,7 +191,7 @@ class DeliveryWorker:
         return self._clock() + timedelta(seconds=seconds)
 
     async def _deliver(self, message: OutboxMessage, after: asyncio.Task[None] | None = None) -> None:
-        """Send a chat's head and, where the queue can tell, the chat's next due messages after it."""
+        """Send a lane's head and, where the queue can tell, the lane's next due messages after it."""
         if after is not None:
             await asyncio.gather(after, return_exceptions=True)
         current: OutboxMessage | None = message
@@ -183,7 +199,7 @@ class DeliveryWorker:
             current = await self._deliver_one(current)
 
     async def _deliver_one(self, message: OutboxMessage) -> OutboxMessage | None:
-        """Try one message; when it was sent, the chat's next due message if the queue hands it over at once."""
+        """Try one message; when it was sent, the lane's next due message if the queue hands it over at once."""
         sender = self._senders.get(message.messenger)
         if sender is None:
             # A messenger not configured now (e.g. VK token removed): keep it for when it returns.
@@ -197,7 +213,7 @@ class DeliveryWorker:
                     await self._storage.mark_retry(message, self._retry_at(message, wait), "waiting for the budget")
                     return None
                 await asyncio.sleep(wait)
-        key = (message.messenger, message.chat_id)
+        key = lane_of(message)
         self._sending.add(key)
         try:
             ids = await sender.send(message)
@@ -217,8 +233,8 @@ class DeliveryWorker:
             self.stats.sent += 1
             following = None
             if self._lanes is not None and not self._stopping:
-                # Acknowledge and take the chat's next message in one step: a staff chat's backlog drains
-                # without a scheduling round per card.
+                # Acknowledge and take the lane's next message in one step: a lane's backlog (a report's card
+                # and photos, a resident's answers) drains without a scheduling round per message.
                 following = await self._lanes.mark_sent_and_next(message, ids, self._clock())
             else:
                 await self._storage.mark_sent(message, ids)

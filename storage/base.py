@@ -106,7 +106,7 @@ class OutboxStore(Protocol):
 
     async def enqueue(self, messages: Sequence[OutboxMessage]) -> None: ...
     async def claim_due(self, now: datetime, limit: int) -> list[OutboxMessage]:
-        """The oldest pending message of each chat that is due, highest priority first."""
+        """The oldest pending message of each chat lane (`OutboxMessage.lane`) that is due, highest priority first."""
         ...
 
     async def next_due_at(self) -> datetime | None: ...
@@ -129,7 +129,7 @@ class ChatLanes(Protocol):
     async def mark_sent_and_next(
         self, message: OutboxMessage, message_ids: Sequence[int], now: datetime
     ) -> OutboxMessage | None:
-        """Acknowledge a sent message, then return its chat's oldest pending message if it is due."""
+        """Acknowledge a sent message, then return the oldest pending message of its chat lane if it is due."""
         ...
 
 

@@ -3,14 +3,15 @@
 Design
 ======
 
-Per-chat order and "only the head of a chat is in play" live in plain Redis structures; the hand-off
-of a chat's head to exactly one worker, its lease, and taking it over from a worker that died use a
-Redis Stream with a consumer group. All keys start with ``{namespace}:`` (``P`` below):
+A "chat" below is a chat lane (`OutboxMessage.lane`): a resident's chat, or one report's posts in a staff
+chat (``chat_key``). Per-chat order and "only the head of a chat is in play" live in plain Redis
+structures; the hand-off of a chat's head to exactly one worker, its lease, and taking it over from a
+worker that died use a Redis Stream with a consumer group. All keys start with ``{namespace}:`` (``P`` below):
 
 * ``P:seq`` - INCR counter: message ids (unique, increasing across all processes).
 * ``P:m:{id}`` - hash of one pending message: ``chat``, ``prio``, ``body`` (the message as JSON),
   ``attempts``, ``due`` (microseconds since the epoch, UTC) and ``error`` (last failure).
-* ``P:chat:{messenger}:{chat_id}`` - list of the chat's pending ids, oldest first. Its first element is
+* ``P:chat:{messenger}:{chat_id}[:{lane}]`` - list of the chat's pending ids, oldest first. Its first element is
   the head; only the head is ever handed out, so a chat's messages go strictly one after another, and a
   head that backs off blocks its own chat only.
 * ``P:due`` - sorted set: chat -> due time of its head, for idle chats whose head is not due yet.
@@ -298,8 +299,9 @@ def _from_micros(text: str) -> datetime:
 
 
 def chat_key(message: OutboxMessage) -> str:
-    """The chat a message goes to, as text: `tg:123`."""
-    return f"{message.messenger.value}:{message.chat_id}"
+    """The chat (and lane, see `OutboxMessage.lane`) a message goes to, as text: `tg:123`, `tg:-100:42`."""
+    key = f"{message.messenger.value}:{message.chat_id}"
+    return f"{key}:{message.lane}" if message.lane else key
 
 
 def dump_message(message: OutboxMessage) -> str:

@@ -69,6 +69,6 @@ CREATE TABLE IF NOT EXISTS outbox (
     status TEXT NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0,
     next_attempt_at TEXT NOT NULL,
-    last_error TEXT
+    last_error TEXT,
+    lane INTEGER NOT NULL DEFAULT 0
 );
-CREATE INDEX IF NOT EXISTS outbox_heads ON outbox (status, messenger, chat_id, id);

@@ -116,15 +116,33 @@ async def test_only_the_head_of_each_chat_in_order(queue: Queue) -> None:
     assert texts(await queue.claim_due(now(), 10)) == ["a3"]
 
 
+async def test_a_staff_chat_has_a_lane_per_report_and_a_residents_chat_one(queue: Queue) -> None:
+    await queue.enqueue(
+        [
+            msg(STAFF, "card 5", PRIORITY_STAFF, report_id=5),
+            msg(STAFF, "card 6", PRIORITY_STAFF, report_id=6),
+            msg(STAFF, "answered 5", PRIORITY_STAFF, report_id=5),
+            msg(1, "sent 5", report_id=5),
+            msg(1, "sent 6", report_id=6),
+        ]
+    )
+    # Two reports' cards side by side; a report's later post waits for its card; a resident's chat keeps one order.
+    heads = await queue.claim_due(now(), 10)
+    assert sorted(texts(heads)) == ["card 5", "card 6", "sent 5"]
+    for m in heads:
+        await queue.mark_sent(m, [])
+    assert sorted(texts(await queue.claim_due(now(), 10))) == ["answered 5", "sent 6"]
+
+
 async def drain(queue: Queue, limit: int = 32) -> list[OutboxMessage]:
-    """Claim and send until nothing is due; every batch holds at most one message per chat."""
+    """Claim and send until nothing is due; every batch holds at most one message per chat lane."""
     delivered: list[OutboxMessage] = []
     for _ in range(10_000):
         batch = await queue.claim_due(now(), limit)
         if not batch:
             return delivered
-        chats = [(m.messenger, m.chat_id) for m in batch]
-        assert len(set(chats)) == len(chats), "two messages of one chat handed out at once"
+        lanes = [(m.messenger, m.chat_id, m.lane) for m in batch]
+        assert len(set(lanes)) == len(lanes), "two messages of one chat lane handed out at once"
         delivered += batch
         await asyncio.gather(*(queue.mark_sent(m, []) for m in batch))
     raise AssertionError("the queue never drained")

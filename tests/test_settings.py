@@ -42,7 +42,6 @@ def _run(env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess[str
         ({**GOOD, "VK_TOKEN": "vk1.a.x"}, "VK_GROUP_ID"),
         ({**GOOD, "REDIS_URL": "localhost:6379"}, "REDIS_URL"),
         ({**GOOD, "BOT_ROLE": "boss"}, "BOT_ROLE"),
-        ({**GOOD, "BOT_ROLE": "worker"}, "REDIS_URL"),
         ({**GOOD, "WEBHOOK_SECRET": "has spaces"}, "WEBHOOK_SECRET"),
         ({**GOOD, "TELEGRAM_GROUP_PER_MINUTE": "-1"}, "TELEGRAM_GROUP_PER_MINUTE"),
     ],
@@ -76,3 +75,10 @@ def test_settings_parse_lists_and_defaults() -> None:
     assert settings.admin_ids == frozenset({1, 2, 3})
     assert settings.telegram_api_url == "https://api.telegram.org"
     assert settings.database_path == Path("data/priemnaya.sqlite3")
+
+
+def test_roles_split_without_redis_on_one_database() -> None:
+    # One host: an intake and a worker share the SQLite database (one delivering process, see bot/local_delivery).
+    for role in ("intake", "worker"):
+        settings = Settings(_env_file=None, telegram_token="1:a", staff_chat_id=-5, bot_role=role)  # type: ignore[call-arg, arg-type]
+        assert settings.bot_role == role and settings.redis_url is None

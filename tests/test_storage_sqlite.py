@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -223,3 +225,31 @@ async def test_the_same_draft_sent_twice_makes_one_report(storage: SqliteStorage
     assert again.id == first.id
     assert [r.id for r in await storage.list_reports(ALICE.ref, 10)] == [first.id]
     assert await storage.pending_count() == 1
+
+
+async def test_messages_queued_before_lanes_existed_keep_their_chat_order(tmp_path: Path) -> None:
+    path = tmp_path / "db.sqlite3"
+    await (await SqliteStorage.open(path)).close()
+
+    def as_before_lanes() -> None:
+        with contextlib.closing(sqlite3.connect(path)) as db:
+            db.execute("DROP INDEX outbox_lanes")
+            db.execute("ALTER TABLE outbox DROP COLUMN lane")
+            db.executemany(
+                "INSERT INTO outbox (messenger, chat_id, kind, body, report_id, link, priority, status,"
+                " next_attempt_at) VALUES ('tg', -100, 'text', ?, ?, 0, 0, 'pending', '2026-01-01T00:00:00.000000')",
+                [(f'{{"text": "card {i}", "photos": [], "buttons": []}}', i) for i in (1, 2)],
+            )
+            db.commit()
+
+    await asyncio.to_thread(as_before_lanes)
+    storage = await SqliteStorage.open(path)
+    try:
+        # The old rows share their chat's one lane: card 2 still waits for card 1.
+        [head] = await storage.claim_due(datetime.now(UTC), 10)
+        assert head.text == "card 1"
+        await storage.mark_sent(head, [])
+        [head] = await storage.claim_due(datetime.now(UTC), 10)
+        assert head.text == "card 2"
+    finally:
+        await storage.close()
