@@ -9,7 +9,7 @@ from pathlib import Path
 from bot.app import make_bot
 from bot.budgets import BudgetConfig, SendBudgets, SlidingWindow
 from bot.config import utc_now
-from bot.delivery import DeliveryWorker
+from bot.delivery import LANES_PER_CHAT, DeliveryWorker
 from bot.i18n import Locales
 from bot.models import PRIORITY_RESIDENT, PRIORITY_STAFF, Messenger, OutboxKind, OutboxMessage
 from bot.photos import PhotoArchive
@@ -130,4 +130,49 @@ async def test_residents_are_not_stuck_behind_a_staff_backlog(tmp_path: Path) ->
             await bot.session.close()
         # Stopping leaves the backlog queued, not lost.
         assert await storage.pending_count() == 45
+        await storage.close()
+
+
+async def test_a_staff_chat_takes_reports_side_by_side_and_each_report_in_order(tmp_path: Path) -> None:
+    async with TelegramEmulator() as emulator:
+        client = emulator.client
+        await client.create_chat(STAFF_CHAT, "Staff", "supergroup")
+        await client.inject_private_message({"id": 31, "first_name": "R"}, "hi")
+        storage, bot, worker = await _worker(emulator, tmp_path, BudgetConfig(0, 0, 0, 0))
+        cards = [
+            OutboxMessage(Messenger.TELEGRAM, STAFF_CHAT, OutboxKind.TEXT, text=f"card {r}", report_id=r)
+            for r in range(1, 9)
+        ]
+        later = [
+            OutboxMessage(Messenger.TELEGRAM, STAFF_CHAT, OutboxKind.TEXT, text=f"answered {r}", report_id=r)
+            for r in (1, 2)
+        ]
+        await storage.enqueue(cards + later)
+        # Telegram takes its time with the staff chat: the worker keeps the lane cap, not a queue of stuck sends.
+        await client.hang("sendMessage", 3.0, count=None, chat_id=STAFF_CHAT)
+        stop = asyncio.Event()
+        task = asyncio.create_task(worker.run(stop))
+        try:
+            for _ in range(100):
+                if len(await client.calls("sendMessage")) >= LANES_PER_CHAT:
+                    break
+                await asyncio.sleep(0.05)
+            await storage.enqueue([_text(31, "Your report #3 is resolved", PRIORITY_RESIDENT)])
+            worker.wake()
+            # Four reports' cards are under way at once; the resident's answer is not stuck behind them.
+            [answer] = await client.wait_sent(chat_id=31, count=1, timeout=2.5, method="sendMessage")
+            assert answer["text"] == "Your report #3 is resolved"
+            staff_calls = [c for c in await client.calls("sendMessage") if c.get("chat_id") == STAFF_CHAT]
+            assert len(staff_calls) == LANES_PER_CHAT
+            await client.clear_faults()
+            await client.wait_sent(chat_id=STAFF_CHAT, count=10, timeout=30, method="sendMessage")
+        finally:
+            stop.set()
+            await task
+            await bot.session.close()
+        posted = [m["text"] for m in await client.sent(chat_id=STAFF_CHAT)]
+        assert sorted(posted) == sorted(m.text for m in cards + later)
+        for r in (1, 2):
+            assert posted.index(f"card {r}") < posted.index(f"answered {r}")
+        assert await storage.pending_count() == 0
         await storage.close()
