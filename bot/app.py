@@ -58,6 +58,16 @@ def make_bot(settings: Settings) -> Bot:
     )
 
 
+def report_lanes(settings: Settings) -> bool:
+    """Whether a staff chat takes several reports' posts side by side (a lane per report) or one after another.
+
+    Side by side only when nothing limits a group: under Telegram's 20 a minute the budget paces the cards anyway,
+    and several under way at once would only meet the limit together (and a restart, not knowing the last
+    window, would draw a 429 for each) and repeat each after a crash.
+    """
+    return settings.telegram_group_per_minute == 0
+
+
 def budget_config(settings: Settings) -> BudgetConfig:
     """The send budgets' limits from the settings."""
     return BudgetConfig(
@@ -112,7 +122,7 @@ async def _shared(settings: Settings, records: SqliteStorage) -> AsyncIterator[S
     )
     client = aioredis.Redis(connection_pool=pool)
     ns = settings.redis_namespace
-    queue = RedisQueue(client, namespace=ns)  # a consumer name unique to this worker
+    queue = RedisQueue(client, namespace=ns, report_lanes=report_lanes(settings))  # a consumer unique to this worker
     try:
         yield Shared(
             RedisDraftStore(client, namespace=ns),
@@ -128,7 +138,9 @@ async def _shared(settings: Settings, records: SqliteStorage) -> AsyncIterator[S
 async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
     """Run until `stop` is set (or SIGINT/SIGTERM when run from the command line)."""
     stop = stop or asyncio.Event()
-    records = await SqliteStorage.open(settings.database_path, settings.default_answer_hours)
+    records = await SqliteStorage.open(
+        settings.database_path, settings.default_answer_hours, report_lanes=report_lanes(settings)
+    )
     locales = Locales()
     archive = PhotoArchive(settings.photos_dir)
     assert settings.staff_chat_id is not None

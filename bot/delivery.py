@@ -33,11 +33,6 @@ LANES_PER_CHAT = 4
 Lane = tuple[Messenger, int, int]
 
 
-def lane_of(message: OutboxMessage) -> Lane:
-    """Messenger, chat and lane: the unit that keeps its order."""
-    return message.messenger, message.chat_id, message.lane
-
-
 class RetryLater(Exception):
     """The messenger asked us to wait (e.g. 429 with retry_after)."""
 
@@ -105,6 +100,9 @@ class DeliveryWorker:
         self._storage = storage
         # Checked once: a runtime protocol check inspects the object's attributes every time it runs.
         self._lanes = storage if isinstance(storage, ChatLanes) else None
+        # The queue decides whether a staff chat has a lane per report; keying sends otherwise would let a chat's
+        # next message (handed over with the acknowledgement) go out twice, under two keys.
+        self._report_lanes = bool(getattr(storage, "report_lanes", False))
         self._senders = senders
         self._clock = clock
         self._staff_chat_for = staff_chat_for
@@ -116,6 +114,10 @@ class DeliveryWorker:
         self._sending: set[Lane] = set()
         self._stopping = False
         self.stats = DeliveryStats()
+
+    def _lane_of(self, message: OutboxMessage) -> Lane:
+        """Messenger, chat and lane: the unit that keeps its order."""
+        return message.messenger, message.chat_id, message.lane if self._report_lanes else 0
 
     def wake(self) -> None:
         """Something was queued: look at the outbox now rather than at the next poll."""
@@ -154,7 +156,7 @@ class DeliveryWorker:
         leases = getattr(self._storage, "leases", False)
         per_chat = Counter((messenger, chat) for messenger, chat, _ in inflight)
         for message in await self._storage.claim_due(self._clock(), free if leases else free + len(inflight)):
-            key = lane_of(message)
+            key = self._lane_of(message)
             previous = inflight.get(key)
             if previous is not None and not leases:
                 continue
@@ -213,7 +215,7 @@ class DeliveryWorker:
                     await self._storage.mark_retry(message, self._retry_at(message, wait), "waiting for the budget")
                     return None
                 await asyncio.sleep(wait)
-        key = lane_of(message)
+        key = self._lane_of(message)
         self._sending.add(key)
         try:
             ids = await sender.send(message)

@@ -193,9 +193,10 @@ class OutboxMessage:
     def lane(self) -> int:
         """Within a chat, messages of one lane go strictly one after another; lanes go side by side.
 
-        A resident's chat is one lane. A staff chat has a lane per report: a report's card, its photos and the
-        posts about it keep their order, while the cards of different reports need not wait for each other
-        (one after another, a staff chat took a card per round trip, however fast the bot).
+        A resident's chat is one lane. A staff chat may have a lane per report (when no group budget paces it, see
+        `bot.app.report_lanes`): a report's card, its photos and the posts about it keep their order, while the
+        cards of different reports need not wait for each other (one after another, a staff chat took a card per
+        round trip, however fast the bot).
         """
         if self.messenger is Messenger.TELEGRAM and self.chat_id < 0 and self.report_id is not None:
             return self.report_id

@@ -24,6 +24,11 @@ class RedisDelivery:
         self.queue = queue
         self._records = records
 
+    @property
+    def report_lanes(self) -> bool:
+        """Whether a staff chat has a lane per report (the queue decides; the worker keys by the same)."""
+        return self.queue.report_lanes
+
     async def enqueue(self, messages: Sequence[OutboxMessage]) -> None:
         """Queue messages directly in Redis."""
         await self.queue.enqueue(messages)

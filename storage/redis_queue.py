@@ -298,10 +298,10 @@ def _from_micros(text: str) -> datetime:
     return datetime.fromtimestamp(micros // 1_000_000, UTC).replace(microsecond=micros % 1_000_000)
 
 
-def chat_key(message: OutboxMessage) -> str:
-    """The chat (and lane, see `OutboxMessage.lane`) a message goes to, as text: `tg:123`, `tg:-100:42`."""
+def chat_key(message: OutboxMessage, report_lanes: bool = False) -> str:
+    """The chat (and, with `report_lanes`, the lane: see `OutboxMessage.lane`) as text: `tg:123`, `tg:-100:42`."""
     key = f"{message.messenger.value}:{message.chat_id}"
-    return f"{key}:{message.lane}" if message.lane else key
+    return f"{key}:{message.lane}" if report_lanes and message.lane else key
 
 
 def dump_message(message: OutboxMessage) -> str:
@@ -342,12 +342,12 @@ def load_message(body: str, message_id: int | None = None, attempts: int = 0) ->
     )
 
 
-def _message_args(messages: Sequence[OutboxMessage], due: str) -> list[str]:
+def _message_args(messages: Sequence[OutboxMessage], due: str, report_lanes: bool) -> list[str]:
     args: list[str] = []
     for m in messages:
         if not isinstance(m.priority, int) or isinstance(m.priority, bool):
             raise TypeError(f"priority must be an int, not {m.priority!r}")
-        args += [chat_key(m), str(m.priority), dump_message(m), str(m.attempts), due]
+        args += [chat_key(m, report_lanes), str(m.priority), dump_message(m), str(m.attempts), due]
     return args
 
 
@@ -368,8 +368,11 @@ class RedisQueue:
         lease_seconds: float = 30.0,
         partitions: int = 16,
         owns_client: bool = False,
+        report_lanes: bool = False,
     ) -> None:
         """Use `client` (created with `decode_responses=True`); see the module docstring for the keys.
+
+        `report_lanes`: a staff chat gets a lane per report (`OutboxMessage.lane`) instead of one.
 
         `partitions` is accepted for configuration compatibility and validated, but unused: order lives
         in per-chat lists and the ready set, so one hand-off stream serves every chat without blocking.
@@ -386,6 +389,7 @@ class RedisQueue:
         self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(4)}"
         self.lease_seconds = lease_seconds
         self.partitions = partitions
+        self.report_lanes = report_lanes
         self._enqueue = client.register_script(_LUA_ENQUEUE)
         self._promote = client.register_script(_LUA_PROMOTE)
         self._take = client.register_script(_LUA_TAKE)
@@ -404,6 +408,7 @@ class RedisQueue:
         consumer: str | None = None,
         lease_seconds: float = 30.0,
         partitions: int = 16,
+        report_lanes: bool = False,
     ) -> RedisQueue:
         """Connect to the Redis at `url` (checking that it answers) and return a consumer of the queue."""
         client = aioredis.Redis.from_url(url, decode_responses=True)
@@ -418,6 +423,7 @@ class RedisQueue:
             consumer=consumer,
             lease_seconds=lease_seconds,
             partitions=partitions,
+            report_lanes=report_lanes,
             owns_client=True,
         )
 
@@ -433,7 +439,8 @@ class RedisQueue:
         """Queue messages, due now; each gets its id (unique, increasing) set on the object."""
         if not messages:
             return
-        ids = await self._enqueue(args=[self.namespace, *_message_args(messages, _micros(datetime.now(UTC)))])
+        args = _message_args(messages, _micros(datetime.now(UTC)), self.report_lanes)
+        ids = await self._enqueue(args=[self.namespace, *args])
         for message, new_id in zip(messages, ids, strict=True):
             message.id = int(new_id)
 
@@ -480,7 +487,7 @@ class RedisQueue:
         Notices are queued only if this consumer still held the message, in the same atomic step.
         """
         args = [self.namespace, self.consumer, self._id(message), _micros(at), error[:ERROR_LIMIT]]
-        args += [_utc(at).isoformat(timespec="microseconds"), *_message_args(notices, _micros(at))]
+        args += [_utc(at).isoformat(timespec="microseconds"), *_message_args(notices, _micros(at), self.report_lanes)]
         out = await self._failed(args=args)
         if int(out[0]) == 1:
             for notice, new_id in zip(notices, out[1:], strict=True):

@@ -130,8 +130,11 @@ class SqliteStorage:
         conn: aiosqlite.Connection,
         light: aiosqlite.Connection | None = None,
         delivery: aiosqlite.Connection | None = None,
+        report_lanes: bool = False,
     ) -> None:
         self._conn = conn
+        # A staff chat's lane per report (`OutboxMessage.lane`), or one lane per chat; the worker keys by the same.
+        self.report_lanes = report_lanes
         # Writes a power cut may undo at no cost (see `open`): their own connection, thread and no fsync each.
         self._light = light or conn
         # The delivery worker's claims and acknowledgements: a staff chat's cards go one after another, and each
@@ -142,8 +145,12 @@ class SqliteStorage:
         self._categories_read_at = -math.inf
 
     @classmethod
-    async def open(cls, path: Path | str, default_answer_hours: int = 24) -> SqliteStorage:
-        """Open (creating if needed) the database, apply the schema and seed default categories."""
+    async def open(cls, path: Path | str, default_answer_hours: int = 24, report_lanes: bool = False) -> SqliteStorage:
+        """Open (creating if needed) the database, apply the schema and seed default categories.
+
+        `report_lanes`: a staff chat's messages form a lane per report (see `OutboxMessage.lane`), so the cards of
+        different reports may go out side by side; otherwise a chat is one lane.
+        """
         in_memory = str(path) == ":memory:"
         if not in_memory:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -160,7 +167,7 @@ class SqliteStorage:
             # per commit; a killed process loses none of them, and the next FULL commit makes them durable too.
             light = None if in_memory else await _connect(path, "NORMAL")
             delivery = None if in_memory else await _connect(path, "NORMAL")
-            storage = cls(conn, light, delivery)
+            storage = cls(conn, light, delivery, report_lanes)
             await storage._seed(default_answer_hours)
         except BaseException:
             for c in (delivery, light, conn):
@@ -554,8 +561,10 @@ class SqliteStorage:
 
     # Outbox
 
-    @staticmethod
-    def _insert_outbox(db: sqlite3.Connection, messages: Sequence[OutboxMessage], now: datetime) -> None:
+    def _lane(self, message: OutboxMessage) -> int:
+        return message.lane if self.report_lanes else 0
+
+    def _insert_outbox(self, db: sqlite3.Connection, messages: Sequence[OutboxMessage], now: datetime) -> None:
         """Queue messages inside the caller's transaction; each message gets its id."""
         rows = [
             (
@@ -575,7 +584,7 @@ class SqliteStorage:
                 int(m.link_to_report),
                 m.priority,
                 ts(now),
-                m.lane,
+                self._lane(m),
             )
             for m in messages
         ]
@@ -666,7 +675,7 @@ class SqliteStorage:
             row = db.execute(
                 "SELECT * FROM outbox WHERE status = 'pending' AND messenger = ? AND chat_id = ? AND lane = ?"
                 " ORDER BY id LIMIT 1",
-                (message.messenger.value, message.chat_id, message.lane),
+                (message.messenger.value, message.chat_id, self._lane(message)),
             ).fetchone()
             return self._outbox(row) if row is not None and row["next_attempt_at"] <= ts(now) else None
 

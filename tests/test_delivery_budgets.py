@@ -42,9 +42,9 @@ def test_album_larger_than_the_budget_waits_for_an_empty_window() -> None:
     assert SlidingWindow(limit=0, window=1.0).wait_time(0.0, 100) == 0.0
 
 
-async def _worker(emulator: TelegramEmulator, tmp_path: Path, config: BudgetConfig):
+async def _worker(emulator: TelegramEmulator, tmp_path: Path, config: BudgetConfig, report_lanes: bool = False):
     settings = make_settings(emulator.url, tmp_path / "data")
-    storage = await SqliteStorage.open(tmp_path / "db.sqlite3")
+    storage = await SqliteStorage.open(tmp_path / "db.sqlite3", report_lanes=report_lanes)
     bot = make_bot(settings)
     worker = DeliveryWorker(
         storage,
@@ -138,7 +138,8 @@ async def test_a_staff_chat_takes_reports_side_by_side_and_each_report_in_order(
         client = emulator.client
         await client.create_chat(STAFF_CHAT, "Staff", "supergroup")
         await client.inject_private_message({"id": 31, "first_name": "R"}, "hi")
-        storage, bot, worker = await _worker(emulator, tmp_path, BudgetConfig(0, 0, 0, 0))
+        # No group budget (a Bot API server without Telegram's limits): a lane per report.
+        storage, bot, worker = await _worker(emulator, tmp_path, BudgetConfig(0, 0, 0, 0), report_lanes=True)
         cards = [
             OutboxMessage(Messenger.TELEGRAM, STAFF_CHAT, OutboxKind.TEXT, text=f"card {r}", report_id=r)
             for r in range(1, 9)
@@ -175,4 +176,30 @@ async def test_a_staff_chat_takes_reports_side_by_side_and_each_report_in_order(
         for r in (1, 2):
             assert posted.index(f"card {r}") < posted.index(f"answered {r}")
         assert await storage.pending_count() == 0
+        await storage.close()
+
+
+async def test_a_staff_chat_in_one_lane_sends_each_report_once_and_in_order(tmp_path: Path) -> None:
+    async with TelegramEmulator() as emulator:
+        client = emulator.client
+        await client.create_chat(STAFF_CHAT, "Staff", "supergroup")
+        # A group budget is on: the queue keeps the staff chat in one lane, and so must the worker's bookkeeping.
+        storage, bot, worker = await _worker(emulator, tmp_path, BudgetConfig(600, 0, 0, 0))
+        await storage.enqueue(
+            [
+                OutboxMessage(Messenger.TELEGRAM, STAFF_CHAT, OutboxKind.TEXT, text=f"card {r}", report_id=r)
+                for r in range(1, 13)
+            ]
+        )
+        stop = asyncio.Event()
+        task = asyncio.create_task(worker.run(stop))
+        try:
+            await client.wait_sent(chat_id=STAFF_CHAT, count=12, timeout=30, method="sendMessage")
+            await asyncio.sleep(0.5)  # a second copy of any card would come now
+        finally:
+            stop.set()
+            await task
+            await bot.session.close()
+        posted = [m["text"] for m in await client.sent(chat_id=STAFF_CHAT)]
+        assert posted == [f"card {r}" for r in range(1, 13)]
         await storage.close()

@@ -7,6 +7,7 @@ of a dead consumer's messages and at-least-once delivery across a crash.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -43,11 +44,17 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 async def queue(backend: str, tmp_path: Path, namespace: str) -> AsyncIterator[Queue]:
+    async with open_queue(backend, tmp_path, namespace, report_lanes=True) as q:
+        yield q
+
+
+@contextlib.asynccontextmanager
+async def open_queue(backend: str, tmp_path: Path, namespace: str, report_lanes: bool) -> AsyncIterator[Queue]:
     q: SqliteStorage | RedisQueue
     if backend == "sqlite":
-        q = await SqliteStorage.open(tmp_path / "db.sqlite3")
+        q = await SqliteStorage.open(tmp_path / "db.sqlite3", report_lanes=report_lanes)
     else:
-        q = await RedisQueue.connect(REDIS_URL, namespace=namespace)
+        q = await RedisQueue.connect(REDIS_URL, namespace=namespace, report_lanes=report_lanes)
     try:
         yield q
     finally:
@@ -132,6 +139,15 @@ async def test_a_staff_chat_has_a_lane_per_report_and_a_residents_chat_one(queue
     for m in heads:
         await queue.mark_sent(m, [])
     assert sorted(texts(await queue.claim_due(now(), 10))) == ["answered 5", "sent 6"]
+
+
+async def test_without_report_lanes_a_staff_chat_is_one_lane(backend: str, tmp_path: Path, namespace: str) -> None:
+    async with open_queue(backend, tmp_path, namespace, report_lanes=False) as queue:
+        await queue.enqueue([msg(STAFF, f"card {r}", PRIORITY_STAFF, report_id=r) for r in (5, 6, 7)])
+        for r in (5, 6, 7):
+            [head] = await queue.claim_due(now(), 10)
+            assert head.text == f"card {r}"
+            await queue.mark_sent(head, [])
 
 
 async def drain(queue: Queue, limit: int = 32) -> list[OutboxMessage]:
