@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.local_delivery import AnotherWorker, WakeSender, delivery_lock, wake_listener
+from bot.local_delivery import AnotherWorker, WakeSender, delivery_lock, wake_listener, wake_path
 from tests.harness import OFFICIAL, STAFF_CHAT, BotProcess, Resident, StaffMember, make_settings, photo_bytes, text_of
 from tests.tg_emulator import TelegramEmulator
 
@@ -127,3 +127,10 @@ async def test_the_intake_wakes_the_worker_with_a_datagram(tmp_path: Path) -> No
         sender()
         await asyncio.wait_for(woken.wait(), 5)
     sender.close()
+
+
+async def test_without_a_socket_the_worker_still_starts_and_polls(tmp_path: Path) -> None:
+    database = tmp_path / "db.sqlite3"
+    wake_path(database).mkdir()  # something that is not a socket sits where the socket would go
+    async with wake_listener(database, lambda: None) as listening:
+        assert not listening
