@@ -19,7 +19,7 @@ def _compose() -> dict:
 def test_compose_services_and_roles() -> None:
     compose = _compose()
     services = compose["services"]
-    assert set(services) == {"bot", "redis", "intake", "worker"}
+    assert set(services) == {"bot", "intake-local", "worker-local", "redis", "intake", "worker"}
     assert services["bot"].get("profiles") is None, "the embedded default must start without a profile"
     assert services["intake"]["environment"]["BOT_ROLE"] == "intake"
     assert services["worker"]["environment"]["BOT_ROLE"] == "worker"
@@ -27,8 +27,12 @@ def test_compose_services_and_roles() -> None:
         assert services[name]["environment"]["REDIS_URL"].startswith("redis://redis:")
         assert "redis" in services[name]["depends_on"]
     assert "--appendonly" in services["redis"]["command"]
+    # One host without Redis: an intake and one worker on the same database.
+    assert services["intake-local"]["environment"] == {"BOT_ROLE": "intake"}
+    assert services["worker-local"]["environment"] == {"BOT_ROLE": "worker"}
+    assert "deploy" not in services["worker-local"], "one delivering process per SQLite database"
     # Every process of one deployment shares the data volume (SQLite database and photo archive).
-    for name in ("bot", "intake", "worker"):
+    for name in ("bot", "intake-local", "worker-local", "intake", "worker"):
         assert "data:/data" in services[name]["volumes"]
     assert set(compose["volumes"]) == {"data", "redis"}
 
