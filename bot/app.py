@@ -68,6 +68,13 @@ def report_lanes(settings: Settings) -> bool:
     return settings.telegram_group_per_minute == 0
 
 
+async def _local_budgets(settings: Settings, records: SqliteStorage) -> SendBudgets:
+    """In-process budgets that start from what this database's last process sent in the last minute."""
+    budgets = SendBudgets(budget_config(settings))
+    budgets.replay(await records.recent_sends(60.0))
+    return budgets
+
+
 def budget_config(settings: Settings) -> BudgetConfig:
     """The send budgets' limits from the settings."""
     return BudgetConfig(
@@ -184,7 +191,7 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
                     clock=utc_now,
                     staff_chat_for=reception.routing.chat_for_report,
                     staff_gettext=locales.get(settings.staff_language),
-                    budgets=shared.budgets or SendBudgets(budget_config(settings)),
+                    budgets=shared.budgets or await _local_budgets(settings, records),
                 )
                 reception.on_enqueue(worker.wake)
                 if local:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from bot.models import Messenger
@@ -122,6 +122,20 @@ class SendBudgets:
         if self._acquired % SWEEP_EVERY == 0:
             self._sweep(now)
         return waited
+
+    def replay(self, sends: Iterable[tuple[Messenger, int, int, float]]) -> None:
+        """Count messages an earlier process sent (messenger, chat, count, wall-clock time), oldest first.
+
+        A restarted process that forgot the last minute sent a full window into a group that Telegram still
+        counted, and drew a 429 with up to a minute's wait for each.
+        """
+        offset = self._clock() - time.time()
+        for messenger, chat_id, cost, at in sends:
+            moment = at + offset
+            self._global[messenger].record(moment, cost)
+            chat = self._chat(messenger, chat_id)
+            if chat is not None:
+                chat.record(moment, cost)
 
     def _sweep(self, now: float) -> None:
         for key, window in list(self._chats.items()):

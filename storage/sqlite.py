@@ -52,6 +52,9 @@ def from_ts(text: str) -> datetime:
 T = TypeVar("T")
 BUSY_SECONDS = 5.0
 OPEN_ATTEMPTS = 20
+# The send log covers the longest budget window (a group's minute) with room to spare.
+SENT_LOG_SECONDS = 120.0
+SENT_LOG_PRUNE_EVERY = 500
 # Each chat's oldest pending message: messages of one chat go out strictly in order.
 HEADS = "SELECT MIN(id) AS id FROM outbox WHERE status = 'pending' GROUP BY messenger, chat_id, lane"
 
@@ -135,6 +138,7 @@ class SqliteStorage:
         self._conn = conn
         # A staff chat's lane per report (`OutboxMessage.lane`), or one lane per chat; the worker keys by the same.
         self.report_lanes = report_lanes
+        self._logged = 0
         # Writes a power cut may undo at no cost (see `open`): their own connection, thread and no fsync each.
         self._light = light or conn
         # The delivery worker's claims and acknowledgements: a staff chat's cards go one after another, and each
@@ -640,6 +644,18 @@ class SqliteStorage:
 
         return await self._run(work, self._delivery)
 
+    async def recent_sends(self, seconds: float) -> list[tuple[Messenger, int, int, float]]:
+        """Messages sent in the last `seconds` (messenger, chat, messages counted, wall-clock time), oldest first."""
+
+        def work(db: sqlite3.Connection) -> list[tuple[Messenger, int, int, float]]:
+            cur = db.execute(
+                "SELECT messenger, chat_id, cost, at FROM sent_log WHERE at >= ? ORDER BY at",
+                (time.time() - seconds,),
+            )
+            return [(Messenger(r[0]), int(r[1]), int(r[2]), float(r[3])) for r in cur.fetchall()]
+
+        return await self._run(work, self._delivery)
+
     async def next_due_at(self) -> datetime | None:
         """When the earliest pending message becomes due."""
 
@@ -652,8 +668,16 @@ class SqliteStorage:
         return await self._run(work, self._delivery)
 
     def _mark_sent(self, db: sqlite3.Connection, message: OutboxMessage, message_ids: Sequence[int]) -> None:
+        now = time.time()
         with _transaction(db):
             db.execute("DELETE FROM outbox WHERE id = ?", (message.id,))
+            db.execute(
+                "INSERT INTO sent_log (messenger, chat_id, cost, at) VALUES (?,?,?,?)",
+                (message.messenger.value, message.chat_id, max(1, len(message_ids)), now),
+            )
+            self._logged += 1
+            if self._logged % SENT_LOG_PRUNE_EVERY == 0:
+                db.execute("DELETE FROM sent_log WHERE at < ?", (now - SENT_LOG_SECONDS,))
             if message.link_to_report and message.report_id is not None:
                 self._link(db, message.chat_id, message_ids, message.report_id)
 

@@ -72,3 +72,12 @@ CREATE TABLE IF NOT EXISTS outbox (
     last_error TEXT,
     lane INTEGER NOT NULL DEFAULT 0
 );
+-- When messages went out, per chat: the send budgets re-read the last minute after a restart (a group's window
+-- is 60 s; a process that forgot it drew 429s). Rows older than two minutes are pruned.
+CREATE TABLE IF NOT EXISTS sent_log (
+    messenger TEXT NOT NULL,
+    chat_id INTEGER NOT NULL,
+    cost INTEGER NOT NULL,
+    at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sent_log_at ON sent_log (at);

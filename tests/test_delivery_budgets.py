@@ -203,3 +203,54 @@ async def test_a_staff_chat_in_one_lane_sends_each_report_once_and_in_order(tmp_
         posted = [m["text"] for m in await client.sent(chat_id=STAFF_CHAT)]
         assert posted == [f"card {r}" for r in range(1, 13)]
         await storage.close()
+
+
+async def test_a_restarted_worker_remembers_the_groups_last_minute(tmp_path: Path) -> None:
+    async with TelegramEmulator() as emulator:
+        client = emulator.client
+        await client.create_chat(STAFF_CHAT, "Staff", "supergroup")
+        await client.set_rate_limits(True, group_per_minute=5, private_per_second=1, global_per_second=30)
+        config = BudgetConfig(telegram_group_per_minute=5, telegram_private_per_second=1)
+        storage, bot, worker = await _worker(emulator, tmp_path, config)
+        await storage.enqueue([_text(STAFF_CHAT, f"card {i}", PRIORITY_STAFF) for i in range(5)])
+        stop = asyncio.Event()
+        task = asyncio.create_task(worker.run(stop))
+        try:
+            await client.wait_sent(chat_id=STAFF_CHAT, count=5, timeout=10, method="sendMessage")
+        finally:
+            stop.set()
+            await task
+        # The process restarts: its budgets start from what the database says went out in the last minute.
+        budgets = SendBudgets(config)
+        budgets.replay(await storage.recent_sends(60.0))
+        restarted = DeliveryWorker(
+            storage,
+            {Messenger.TELEGRAM: TelegramSender(bot, PhotoArchive(tmp_path / "photos"))},
+            utc_now,
+            _staff_chat,
+            Locales().get("en"),
+            budgets=budgets,
+        )
+        await storage.enqueue([_text(STAFF_CHAT, "card 5", PRIORITY_STAFF)])
+        stop = asyncio.Event()
+        task = asyncio.create_task(restarted.run(stop))
+        try:
+            await asyncio.sleep(1.5)
+        finally:
+            stop.set()
+            await task
+            await bot.session.close()
+        # The sixth card waits for the window instead of drawing a 429.
+        assert len(await client.sent(chat_id=STAFF_CHAT)) == 5
+        assert (await client.counters())["rate_limited"] == 0
+        assert await storage.pending_count() == 1
+        await storage.close()
+
+
+def test_replayed_sends_fill_the_window() -> None:
+    now = time.time()
+    budgets = SendBudgets(BudgetConfig(telegram_group_per_minute=3), clock=lambda: 1000.0)
+    budgets.replay([(Messenger.TELEGRAM, STAFF_CHAT, 1, now - 50.0), (Messenger.TELEGRAM, STAFF_CHAT, 2, now - 10.0)])
+    # Full until the oldest send leaves the minute, about 10 s from now.
+    assert 9.0 < budgets.wait_time(Messenger.TELEGRAM, STAFF_CHAT) < 11.5
+    assert budgets.wait_time(Messenger.TELEGRAM, -200) == 0.0
