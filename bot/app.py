@@ -146,7 +146,10 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
     """Run until `stop` is set (or SIGINT/SIGTERM when run from the command line)."""
     stop = stop or asyncio.Event()
     records = await SqliteStorage.open(
-        settings.database_path, settings.default_answer_hours, report_lanes=report_lanes(settings)
+        settings.database_path,
+        settings.default_answer_hours,
+        report_lanes=report_lanes(settings),
+        log_group_sends=settings.telegram_group_per_minute > 0,
     )
     locales = Locales()
     archive = PhotoArchive(settings.photos_dir)

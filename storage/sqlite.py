@@ -134,10 +134,13 @@ class SqliteStorage:
         light: aiosqlite.Connection | None = None,
         delivery: aiosqlite.Connection | None = None,
         report_lanes: bool = False,
+        log_group_sends: bool = False,
     ) -> None:
         self._conn = conn
         # A staff chat's lane per report (`OutboxMessage.lane`), or one lane per chat; the worker keys by the same.
         self.report_lanes = report_lanes
+        # Sends into Telegram groups are logged for a group budget that outlives a restart (see `recent_sends`).
+        self._log_group_sends = log_group_sends
         self._logged = 0
         # Writes a power cut may undo at no cost (see `open`): their own connection, thread and no fsync each.
         self._light = light or conn
@@ -149,11 +152,18 @@ class SqliteStorage:
         self._categories_read_at = -math.inf
 
     @classmethod
-    async def open(cls, path: Path | str, default_answer_hours: int = 24, report_lanes: bool = False) -> SqliteStorage:
+    async def open(
+        cls,
+        path: Path | str,
+        default_answer_hours: int = 24,
+        report_lanes: bool = False,
+        log_group_sends: bool = False,
+    ) -> SqliteStorage:
         """Open (creating if needed) the database, apply the schema and seed default categories.
 
         `report_lanes`: a staff chat's messages form a lane per report (see `OutboxMessage.lane`), so the cards of
-        different reports may go out side by side; otherwise a chat is one lane.
+        different reports may go out side by side; otherwise a chat is one lane. `log_group_sends`: remember when
+        messages went into Telegram groups, for a group budget whose minute outlives a restart (`recent_sends`).
         """
         in_memory = str(path) == ":memory:"
         if not in_memory:
@@ -171,7 +181,7 @@ class SqliteStorage:
             # per commit; a killed process loses none of them, and the next FULL commit makes them durable too.
             light = None if in_memory else await _connect(path, "NORMAL")
             delivery = None if in_memory else await _connect(path, "NORMAL")
-            storage = cls(conn, light, delivery, report_lanes)
+            storage = cls(conn, light, delivery, report_lanes, log_group_sends)
             await storage._seed(default_answer_hours)
         except BaseException:
             for c in (delivery, light, conn):
@@ -645,7 +655,8 @@ class SqliteStorage:
         return await self._run(work, self._delivery)
 
     async def recent_sends(self, seconds: float) -> list[tuple[Messenger, int, int, float]]:
-        """Messages sent in the last `seconds` (messenger, chat, messages counted, wall-clock time), oldest first."""
+        """Messages sent into Telegram groups in the last `seconds` (messenger, chat, messages counted, wall-clock
+        time), oldest first; logged only when the storage was opened with `log_group_sends`."""
 
         def work(db: sqlite3.Connection) -> list[tuple[Messenger, int, int, float]]:
             cur = db.execute(
@@ -668,16 +679,19 @@ class SqliteStorage:
         return await self._run(work, self._delivery)
 
     def _mark_sent(self, db: sqlite3.Connection, message: OutboxMessage, message_ids: Sequence[int]) -> None:
-        now = time.time()
+        # Only a group's budget spans longer than a restart (a minute; the others a second).
+        log = self._log_group_sends and message.messenger is Messenger.TELEGRAM and message.chat_id < 0
         with _transaction(db):
             db.execute("DELETE FROM outbox WHERE id = ?", (message.id,))
-            db.execute(
-                "INSERT INTO sent_log (messenger, chat_id, cost, at) VALUES (?,?,?,?)",
-                (message.messenger.value, message.chat_id, max(1, len(message_ids)), now),
-            )
-            self._logged += 1
-            if self._logged % SENT_LOG_PRUNE_EVERY == 0:
-                db.execute("DELETE FROM sent_log WHERE at < ?", (now - SENT_LOG_SECONDS,))
+            if log:
+                now = time.time()
+                db.execute(
+                    "INSERT INTO sent_log (messenger, chat_id, cost, at) VALUES (?,?,?,?)",
+                    (message.messenger.value, message.chat_id, max(1, len(message_ids)), now),
+                )
+                self._logged += 1
+                if self._logged % SENT_LOG_PRUNE_EVERY == 0:
+                    db.execute("DELETE FROM sent_log WHERE at < ?", (now - SENT_LOG_SECONDS,))
             if message.link_to_report and message.report_id is not None:
                 self._link(db, message.chat_id, message_ids, message.report_id)
 
