@@ -117,7 +117,7 @@ class DeliveryWorker:
 
     def _lane_of(self, message: OutboxMessage) -> Lane:
         """Messenger, chat and lane: the unit that keeps its order."""
-        return message.messenger, message.chat_id, message.lane if self._report_lanes else 0
+        return message.messenger, message.chat_id, message.lane(self._report_lanes)
 
     def wake(self) -> None:
         """Something was queued: look at the outbox now rather than at the next poll."""
@@ -248,7 +248,7 @@ class DeliveryWorker:
 
     async def _refused(self, message: OutboxMessage, reason: str) -> None:
         now = self._clock()
-        if self._is_staff_chat(message):
+        if message.to_group:  # every Telegram group we post to is a staff chat
             # The staff chat is ours: a refusal there is a configuration error to fix, never a lost report.
             log.error("staff chat refuses messages (%s); check STAFF_CHAT_ID and the bot's rights", reason)
             await self._storage.mark_retry(message, self._retry_at(message, MAX_BACKOFF_SECONDS), reason)
@@ -273,7 +273,3 @@ class DeliveryWorker:
         log.warning("outbox %s refused for good", message.id)
         await self._storage.mark_failed(message, reason, now, notices)
         self.wake()
-
-    def _is_staff_chat(self, message: OutboxMessage) -> bool:
-        # Residents write in private chats (positive ids); every Telegram group we post to is a staff chat.
-        return message.messenger is Messenger.TELEGRAM and message.chat_id < 0

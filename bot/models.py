@@ -190,15 +190,19 @@ class OutboxMessage:
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
-    def lane(self) -> int:
+    def to_group(self) -> bool:
+        """Whether it goes to a Telegram group (a staff chat); residents write in private chats (positive ids)."""
+        return self.messenger is Messenger.TELEGRAM and self.chat_id < 0
+
+    def lane(self, report_lanes: bool) -> int:
         """Within a chat, messages of one lane go strictly one after another; lanes go side by side.
 
-        A resident's chat is one lane. A staff chat may have a lane per report (when no group budget paces it, see
-        `bot.app.report_lanes`): a report's card, its photos and the posts about it keep their order, while the
-        cards of different reports need not wait for each other (one after another, a staff chat took a card per
-        round trip, however fast the bot).
+        A resident's chat is one lane. With `report_lanes` (when no group budget paces a staff chat, see
+        `bot.app.report_lanes`) a staff chat has a lane per report: a report's card, its photos and the posts about
+        it keep their order, while the cards of different reports need not wait for each other (one after another,
+        a staff chat took a card per round trip, however fast the bot). The queue and the worker both ask here.
         """
-        if self.messenger is Messenger.TELEGRAM and self.chat_id < 0 and self.report_id is not None:
+        if report_lanes and self.to_group and self.report_id is not None:
             return self.report_id
         return 0
 

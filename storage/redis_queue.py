@@ -301,7 +301,8 @@ def _from_micros(text: str) -> datetime:
 def chat_key(message: OutboxMessage, report_lanes: bool = False) -> str:
     """The chat (and, with `report_lanes`, the lane: see `OutboxMessage.lane`) as text: `tg:123`, `tg:-100:42`."""
     key = f"{message.messenger.value}:{message.chat_id}"
-    return f"{key}:{message.lane}" if report_lanes and message.lane else key
+    lane = message.lane(report_lanes)
+    return f"{key}:{lane}" if lane else key
 
 
 def dump_message(message: OutboxMessage) -> str:

@@ -575,9 +575,6 @@ class SqliteStorage:
 
     # Outbox
 
-    def _lane(self, message: OutboxMessage) -> int:
-        return message.lane if self.report_lanes else 0
-
     def _insert_outbox(self, db: sqlite3.Connection, messages: Sequence[OutboxMessage], now: datetime) -> None:
         """Queue messages inside the caller's transaction; each message gets its id."""
         rows = [
@@ -598,7 +595,7 @@ class SqliteStorage:
                 int(m.link_to_report),
                 m.priority,
                 ts(now),
-                self._lane(m),
+                m.lane(self.report_lanes),
             )
             for m in messages
         ]
@@ -680,7 +677,7 @@ class SqliteStorage:
 
     def _mark_sent(self, db: sqlite3.Connection, message: OutboxMessage, message_ids: Sequence[int]) -> None:
         # Only a group's budget spans longer than a restart (a minute; the others a second).
-        log = self._log_group_sends and message.messenger is Messenger.TELEGRAM and message.chat_id < 0
+        log = self._log_group_sends and message.to_group
         with _transaction(db):
             db.execute("DELETE FROM outbox WHERE id = ?", (message.id,))
             if log:
@@ -713,7 +710,7 @@ class SqliteStorage:
             row = db.execute(
                 "SELECT * FROM outbox WHERE status = 'pending' AND messenger = ? AND chat_id = ? AND lane = ?"
                 " ORDER BY id LIMIT 1",
-                (message.messenger.value, message.chat_id, self._lane(message)),
+                (message.messenger.value, message.chat_id, message.lane(self.report_lanes)),
             ).fetchone()
             return self._outbox(row) if row is not None and row["next_attempt_at"] <= ts(now) else None
 

@@ -34,6 +34,8 @@ STAFF = -100
 class Queue(OutboxStore, Protocol):
     """What both backends offer."""
 
+    report_lanes: bool
+
     async def failed_count(self) -> int: ...
 
 
@@ -157,7 +159,7 @@ async def drain(queue: Queue, limit: int = 32) -> list[OutboxMessage]:
         batch = await queue.claim_due(now(), limit)
         if not batch:
             return delivered
-        lanes = [(m.messenger, m.chat_id, m.lane) for m in batch]
+        lanes = [(m.messenger, m.chat_id, m.lane(queue.report_lanes)) for m in batch]
         assert len(set(lanes)) == len(lanes), "two messages of one chat lane handed out at once"
         delivered += batch
         await asyncio.gather(*(queue.mark_sent(m, []) for m in batch))
