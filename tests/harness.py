@@ -10,6 +10,7 @@ import contextlib
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -116,6 +117,30 @@ class Resident(Person):
         await self.client.inject_callback_query(self.user, self.chat_id, item["message_id"], data)
         return await self.wait(since, count) if count else []
 
+
+
+async def file_report(resident: Resident, description: str, photo_seed: int = 7) -> dict[str, Any]:
+    """Go through the dialog up to the summary (roads, a description, an address, a photo); returns the summary."""
+    question = await resident.say("/new")
+    [question] = await resident.press(question, "Roads")
+    await resident.say(description)
+    await resident.say("Sadovaya 12")
+    return await resident.say(photo=photo_bytes(photo_seed))
+
+
+def db_count(database: Path, query: str, params: tuple[Any, ...] = ()) -> int:
+    """A COUNT read straight from the bot's database."""
+    with contextlib.closing(sqlite3.connect(database)) as db:
+        return int(db.execute(query, params).fetchone()[0])
+
+
+async def wait_for_count(database: Path, query: str, value: int, params: tuple[Any, ...] = ()) -> None:
+    """Wait (up to 10 s) until `query` counts `value` in the bot's database."""
+    for _ in range(200):
+        if await asyncio.to_thread(db_count, database, query, params) == value:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{query} never gave {value}")
 
 class StaffMember(Person):
     """An official or administrator in the staff chat."""

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
+
+from aiogram import Bot
 
 from bot.app import make_bot
 from bot.budgets import BudgetConfig, SendBudgets, SlidingWindow
@@ -48,15 +52,32 @@ async def _worker(emulator: TelegramEmulator, tmp_path: Path, config: BudgetConf
         tmp_path / "db.sqlite3", report_lanes=report_lanes, log_group_sends=config.telegram_group_per_minute > 0
     )
     bot = make_bot(settings)
-    worker = DeliveryWorker(
+    return storage, bot, _delivery_worker(storage, bot, tmp_path, SendBudgets(config))
+
+
+def _delivery_worker(storage: SqliteStorage, bot: Bot, tmp_path: Path, budgets: SendBudgets) -> DeliveryWorker:
+    return DeliveryWorker(
         storage,
         {Messenger.TELEGRAM: TelegramSender(bot, PhotoArchive(tmp_path / "photos"))},
         utc_now,
         _staff_chat,
         Locales().get("en"),
-        budgets=SendBudgets(config),
+        budgets=budgets,
     )
-    return storage, bot, worker
+
+
+@contextlib.asynccontextmanager
+async def _running(worker: DeliveryWorker, bot: Bot | None = None) -> AsyncIterator[None]:
+    """The worker delivers until the block ends (then the bot's session closes, if given)."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.run(stop))
+    try:
+        yield
+    finally:
+        stop.set()
+        await task
+        if bot is not None:
+            await bot.session.close()
 
 
 async def _staff_chat(report_id: int) -> int:
@@ -82,18 +103,12 @@ async def test_surge_is_paced_without_429_and_in_order(tmp_path: Path) -> None:
         messages = [_text(STAFF_CHAT, f"card {i}", PRIORITY_STAFF) for i in range(30)]
         messages += [_text(user, f"answer {i}", PRIORITY_RESIDENT) for user in (11, 12, 13) for i in range(6)]
         await storage.enqueue(messages)
-        stop = asyncio.Event()
         started = time.monotonic()
-        task = asyncio.create_task(worker.run(stop))
-        try:
+        async with _running(worker, bot):
             await client.wait_sent(chat_id=STAFF_CHAT, count=30, timeout=30, method="sendMessage")
             for user in (11, 12, 13):
                 await client.wait_sent(chat_id=user, count=6, timeout=30, method="sendMessage")
             elapsed = time.monotonic() - started
-        finally:
-            stop.set()
-            await task
-            await bot.session.close()
         counters = await client.counters()
         assert counters["rate_limited"] == 0
         assert [m["text"] for m in await client.sent(chat_id=STAFF_CHAT)] == [f"card {i}" for i in range(30)]
@@ -115,9 +130,7 @@ async def test_residents_are_not_stuck_behind_a_staff_backlog(tmp_path: Path) ->
             emulator, tmp_path, BudgetConfig(telegram_group_per_minute=5, telegram_private_per_second=1)
         )
         await storage.enqueue([_text(STAFF_CHAT, f"card {i}", PRIORITY_STAFF) for i in range(50)])
-        stop = asyncio.Event()
-        task = asyncio.create_task(worker.run(stop))
-        try:
+        async with _running(worker, bot):
             await client.wait_sent(chat_id=STAFF_CHAT, count=5, timeout=10)
             await storage.enqueue([_text(21, "Your report #7 is resolved", PRIORITY_RESIDENT)])
             worker.wake()
@@ -126,10 +139,6 @@ async def test_residents_are_not_stuck_behind_a_staff_backlog(tmp_path: Path) ->
             # The staff backlog waits for its window (5 a minute), without a single 429.
             assert len(await client.sent(chat_id=STAFF_CHAT)) == 5
             assert (await client.counters())["rate_limited"] == 0
-        finally:
-            stop.set()
-            await task
-            await bot.session.close()
         # Stopping leaves the backlog queued, not lost.
         assert await storage.pending_count() == 45
         await storage.close()
@@ -153,9 +162,7 @@ async def test_a_staff_chat_takes_reports_side_by_side_and_each_report_in_order(
         await storage.enqueue(cards + later)
         # Telegram takes its time with the staff chat: the worker keeps the lane cap, not a queue of stuck sends.
         await client.hang("sendMessage", 3.0, count=None, chat_id=STAFF_CHAT)
-        stop = asyncio.Event()
-        task = asyncio.create_task(worker.run(stop))
-        try:
+        async with _running(worker, bot):
             for _ in range(100):
                 if len(await client.calls("sendMessage")) >= LANES_PER_CHAT:
                     break
@@ -169,10 +176,6 @@ async def test_a_staff_chat_takes_reports_side_by_side_and_each_report_in_order(
             assert len(staff_calls) == LANES_PER_CHAT
             await client.clear_faults()
             await client.wait_sent(chat_id=STAFF_CHAT, count=10, timeout=30, method="sendMessage")
-        finally:
-            stop.set()
-            await task
-            await bot.session.close()
         posted = [m["text"] for m in await client.sent(chat_id=STAFF_CHAT)]
         assert sorted(posted) == sorted(m.text for m in cards + later)
         for r in (1, 2):
@@ -193,15 +196,9 @@ async def test_a_staff_chat_in_one_lane_sends_each_report_once_and_in_order(tmp_
                 for r in range(1, 13)
             ]
         )
-        stop = asyncio.Event()
-        task = asyncio.create_task(worker.run(stop))
-        try:
+        async with _running(worker, bot):
             await client.wait_sent(chat_id=STAFF_CHAT, count=12, timeout=30, method="sendMessage")
             await asyncio.sleep(0.5)  # a second copy of any card would come now
-        finally:
-            stop.set()
-            await task
-            await bot.session.close()
         posted = [m["text"] for m in await client.sent(chat_id=STAFF_CHAT)]
         assert posted == [f"card {r}" for r in range(1, 13)]
         await storage.close()
@@ -215,33 +212,15 @@ async def test_a_restarted_worker_remembers_the_groups_last_minute(tmp_path: Pat
         config = BudgetConfig(telegram_group_per_minute=5, telegram_private_per_second=1)
         storage, bot, worker = await _worker(emulator, tmp_path, config)
         await storage.enqueue([_text(STAFF_CHAT, f"card {i}", PRIORITY_STAFF) for i in range(5)])
-        stop = asyncio.Event()
-        task = asyncio.create_task(worker.run(stop))
-        try:
+        async with _running(worker):
             await client.wait_sent(chat_id=STAFF_CHAT, count=5, timeout=10, method="sendMessage")
-        finally:
-            stop.set()
-            await task
         # The process restarts: its budgets start from what the database says went out in the last minute.
         budgets = SendBudgets(config)
         budgets.replay(await storage.recent_sends(60.0))
-        restarted = DeliveryWorker(
-            storage,
-            {Messenger.TELEGRAM: TelegramSender(bot, PhotoArchive(tmp_path / "photos"))},
-            utc_now,
-            _staff_chat,
-            Locales().get("en"),
-            budgets=budgets,
-        )
+        restarted = _delivery_worker(storage, bot, tmp_path, budgets)
         await storage.enqueue([_text(STAFF_CHAT, "card 5", PRIORITY_STAFF)])
-        stop = asyncio.Event()
-        task = asyncio.create_task(restarted.run(stop))
-        try:
+        async with _running(restarted, bot):
             await asyncio.sleep(1.5)
-        finally:
-            stop.set()
-            await task
-            await bot.session.close()
         # The sixth card waits for the window instead of drawing a 429.
         assert len(await client.sent(chat_id=STAFF_CHAT)) == 5
         assert (await client.counters())["rate_limited"] == 0

@@ -3,36 +3,23 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import sqlite3
 from pathlib import Path
 
 import pytest
 
 from bot.local_delivery import AnotherWorker, WakeSender, delivery_lock, wake_listener, wake_path
-from tests.harness import OFFICIAL, STAFF_CHAT, BotProcess, Resident, StaffMember, make_settings, photo_bytes, text_of
+from tests.harness import (
+    OFFICIAL,
+    STAFF_CHAT,
+    BotProcess,
+    Resident,
+    StaffMember,
+    file_report,
+    make_settings,
+    text_of,
+    wait_for_count,
+)
 from tests.tg_emulator import TelegramEmulator
-
-
-def _count(database: Path, query: str) -> int:
-    with contextlib.closing(sqlite3.connect(database)) as db:
-        return int(db.execute(query).fetchone()[0])
-
-
-async def _until(database: Path, query: str, value: int) -> None:
-    for _ in range(200):
-        if await asyncio.to_thread(_count, database, query) == value:
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"{query} never gave {value}")
-
-
-async def _summary(resident: Resident, description: str) -> dict:
-    question = await resident.say("/new")
-    [question] = await resident.press(question, "Roads")
-    await resident.say(description)
-    await resident.say("Sadovaya 12")
-    return await resident.say(photo=photo_bytes(resident.id % 50))
 
 
 async def test_intake_and_worker_processes_deliver_everything_once_through_a_worker_kill(tmp_path: Path) -> None:
@@ -46,7 +33,7 @@ async def test_intake_and_worker_processes_deliver_everything_once_through_a_wor
         try:
             official = StaffMember(client, OFFICIAL)
             first = Resident(client, {"id": 1501, "first_name": "Olga", "language_code": "en"})
-            summary = await _summary(first, "Manhole without a cover")
+            summary = await file_report(first, "Manhole without a cover", photo_seed=first.id % 50)
             since = await official.mark()
             [confirmation] = await first.press(summary, "Send")  # the reply comes from the intake
             assert "#1" in text_of(confirmation)
@@ -55,13 +42,14 @@ async def test_intake_and_worker_processes_deliver_everything_once_through_a_wor
 
             # The worker dies (once it recorded its sends: a kill between Telegram taking a message and the worker
             # recording it repeats that message, by design); the intake keeps taking reports, and they wait.
-            await _until(settings.database_path, "SELECT COUNT(*) FROM outbox WHERE status = 'pending'", 0)
+            await wait_for_count(settings.database_path, "SELECT COUNT(*) FROM outbox WHERE status = 'pending'", 0)
             worker.kill()
             residents = [Resident(client, {"id": 1510 + i, "first_name": "R", "language_code": "en"}) for i in range(4)]
             since = await official.mark()
             for r in residents:
-                await r.press(await _summary(r, f"Broken bench number {r.id}"), "Send", count=0)
-            await _until(settings.database_path, "SELECT COUNT(*) FROM reports", 5)
+                summary = await file_report(r, f"Broken bench number {r.id}", photo_seed=r.id % 50)
+                await r.press(summary, "Send", count=0)
+            await wait_for_count(settings.database_path, "SELECT COUNT(*) FROM reports", 5)
             assert await official.quiet(since) == []
 
             worker.start()

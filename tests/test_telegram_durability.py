@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import sqlite3
 from pathlib import Path
 
 from tests.harness import (
@@ -13,28 +11,15 @@ from tests.harness import (
     BotProcess,
     Resident,
     StaffMember,
+    file_report,
     make_settings,
     photo_bytes,
     running_bot,
     text_of,
+    wait_for_count,
     world,
 )
 from tests.tg_emulator import TelegramEmulator
-
-
-def _pending_for(database: Path, chat_id: int) -> int:
-    """Messages still queued for a chat, read straight from the bot's database."""
-    with contextlib.closing(sqlite3.connect(database)) as db:
-        row = db.execute("SELECT COUNT(*) FROM outbox WHERE status = 'pending' AND chat_id = ?", (chat_id,)).fetchone()
-    return int(row[0])
-
-
-async def _file_report(resident: Resident, description: str, photo_seed: int = 7) -> dict:
-    question = await resident.say("/new")
-    [question] = await resident.press(question, "Roads")
-    await resident.say(description)
-    await resident.say("Sadovaya 12")
-    return await resident.say(photo=photo_bytes(photo_seed))
 
 
 async def test_killed_between_confirmation_and_posting_posts_once_after_restart(tmp_path: Path) -> None:
@@ -47,7 +32,7 @@ async def test_killed_between_confirmation_and_posting_posts_once_after_restart(
         try:
             resident = Resident(client, {"id": 901, "first_name": "Olga", "language_code": "en"})
             official = StaffMember(client, OFFICIAL)
-            summary = await _file_report(resident, "Manhole without a cover")
+            summary = await file_report(resident, "Manhole without a cover")
             # Telegram is down for the staff chat: the card cannot be posted yet.
             await client.set_outage(STAFF_CHAT, True)
             [confirmation] = await resident.press(summary, "Send")
@@ -60,10 +45,8 @@ async def test_killed_between_confirmation_and_posting_posts_once_after_restart(
                 raise AssertionError("the bot never tried to post the card")
             # Kill once the confirmation is recorded as delivered (a kill between Telegram accepting a message
             # and the bot recording it repeats that message once: at least once, by design).
-            for _ in range(100):
-                if await asyncio.to_thread(_pending_for, settings.database_path, resident.id) == 0:
-                    break
-                await asyncio.sleep(0.05)
+            pending = "SELECT COUNT(*) FROM outbox WHERE status = 'pending' AND chat_id = ?"
+            await wait_for_count(settings.database_path, pending, 0, (resident.id,))
             process.kill()
             await client.set_outage(STAFF_CHAT, False)
             assert await official.inbox() == []
@@ -110,7 +93,7 @@ async def test_draft_survives_a_restart(tmp_path: Path) -> None:
 async def test_429_is_honoured_and_the_card_posted_once(tmp_path: Path) -> None:
     async with world(tmp_path) as w:
         resident = w.resident(903)
-        summary = await _file_report(resident, "Traffic light is dark")
+        summary = await file_report(resident, "Traffic light is dark")
         await w.client.fail("sendPhoto", 429, retry_after=1, chat_id=STAFF_CHAT, count=2)
         since = await w.official.mark()
         await resident.press(summary, "Send")
@@ -124,7 +107,7 @@ async def test_429_is_honoured_and_the_card_posted_once(tmp_path: Path) -> None:
 async def test_server_errors_are_retried(tmp_path: Path) -> None:
     async with world(tmp_path) as w:
         resident = w.resident(904)
-        summary = await _file_report(resident, "Bus shelter glass broken")
+        summary = await file_report(resident, "Bus shelter glass broken")
         await w.client.fail("sendPhoto", 502, chat_id=STAFF_CHAT, count=1)
         since = await w.official.mark()
         await resident.press(summary, "Send")
@@ -135,7 +118,7 @@ async def test_server_errors_are_retried(tmp_path: Path) -> None:
 async def test_blocked_resident_is_recorded_and_officials_told(tmp_path: Path) -> None:
     async with world(tmp_path) as w:
         resident = w.resident(905)
-        summary = await _file_report(resident, "Fallen tree blocks the yard")
+        summary = await file_report(resident, "Fallen tree blocks the yard")
         since = await w.official.mark()
         await resident.press(summary, "Send")
         [card] = await w.official.wait(since)
