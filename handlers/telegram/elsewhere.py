@@ -7,7 +7,7 @@ from aiogram.types import CallbackQuery, Message
 
 from bot.models import Reply
 from bot.reception import Reception
-from handlers.telegram.keyboards import Answer, press_methods, reply_methods
+from handlers.telegram.keyboards import Answer, press_calls, reply_calls
 from handlers.telegram.predicates import is_command
 
 
@@ -15,13 +15,13 @@ async def on_command_elsewhere(message: Message, reception: Reception) -> Answer
     """Commands in a chat where the bot does not work."""
     _ = reception.locales.get(reception.config.staff_language)
     text = _("I work in a private chat with residents and in the staff chat of officials only.")
-    return reply_methods(message.chat.id, [Reply(text)], reply_to=message.message_id)[0]
+    return reply_calls(message.chat.id, [Reply(text)], reply_to=message.message_id)[0]
 
 
 async def on_stray_press(callback: CallbackQuery, reception: Reception) -> Answer:
     """A press no router took: a forged or stale button."""
     _ = reception.locales.get(reception.config.staff_language)
-    return press_methods(callback, callback.from_user.id, [Reply(_("This button is no longer valid."), alert=True)])[0]
+    return press_calls(callback, callback.from_user.id, [Reply(_("This button is no longer valid."), alert=True)])[0]
 
 
 def build_router() -> Router:

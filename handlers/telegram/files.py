@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from io import BytesIO
 
 from aiogram import Bot
 from aiogram.types import Message
 
 from bot.photos import MAX_PHOTO_BYTES, PhotoArchive
+from handlers.telegram.calls import file_path_of, get_file
+from handlers.telegram.session import JsonSession, perform
 
 
 def alias_key(bot: Bot) -> str:
@@ -26,12 +27,15 @@ async def archive_photos(bot: Bot, archive: PhotoArchive, messages: list[Message
     if any((s.file_size or 0) > MAX_PHOTO_BYTES for s in sizes):
         raise PhotoTooLarge
 
+    session = bot.session
+    if not isinstance(session, JsonSession):
+        raise TypeError("the bot needs a JsonSession")
+
     async def fetch(file_id: str) -> str:
-        file = await bot.get_file(file_id)
-        if file.file_path is None:
+        path = file_path_of(await perform(bot, get_file(file_id)))
+        if path is None:
             raise PhotoTooLarge
-        buffer = await bot.download_file(file.file_path, BytesIO())
-        assert isinstance(buffer, BytesIO)
-        return await archive.put(buffer.getvalue(), {alias_key(bot): file_id})
+        data = await session.download(bot, file_id, path, MAX_PHOTO_BYTES)
+        return await archive.put(data, {alias_key(bot): file_id})
 
     return tuple(await asyncio.gather(*(fetch(s.file_id) for s in sizes)))

@@ -15,9 +15,11 @@ from typing import Any
 import aiohttp
 from aiogram import Bot, Dispatcher
 from aiogram.client.session.aiohttp import AiohttpSession
-from aiogram.methods import TelegramMethod
 from aiogram.types import Update
 from pydantic import ValidationError
+
+from handlers.telegram.calls import Call
+from handlers.telegram.session import perform
 
 log = logging.getLogger(__name__)
 
@@ -98,8 +100,8 @@ class UpdatePoller:
     async def _handle(self, update: Update) -> None:
         try:
             answer = await self._dp.feed_update(self._bot, update)
-            if isinstance(answer, TelegramMethod):
+            if isinstance(answer, Call):
                 # What a webhook would carry in its HTTP answer goes out as a call of its own here.
-                await self._bot(answer)
+                await perform(self._bot, answer)
         except Exception:
             log.exception("update %s failed", update.update_id)

@@ -12,7 +12,7 @@ from aiogram.types import CallbackQuery, Message
 from bot import dialog
 from bot.reception import Reception
 from handlers.telegram.files import PhotoTooLarge, archive_photos
-from handlers.telegram.keyboards import Answer, answer_with, press_methods, reply_methods
+from handlers.telegram.keyboards import Answer, answer_with, press_calls, reply_calls
 from handlers.telegram.people import resident_of
 from handlers.telegram.predicates import (
     has_location,
@@ -37,7 +37,7 @@ _COMMANDS: dict[str, dialog.ResidentInput] = {
 async def _run(message: Message, bot: Bot, reception: Reception, event: dialog.ResidentInput) -> Answer:
     assert message.from_user is not None
     replies = await reception.dialog.handle(resident_of(message.from_user), event)
-    return await answer_with(bot, reply_methods(message.chat.id, replies))
+    return await answer_with(bot, reply_calls(message.chat.id, replies))
 
 
 async def on_start(message: Message, bot: Bot, reception: Reception) -> Answer:
@@ -103,7 +103,7 @@ async def on_edited(message: Message, bot: Bot, reception: Reception) -> Answer:
 async def on_press(callback: CallbackQuery, bot: Bot, reception: Reception) -> Answer:
     """A button press in the private chat; its data is checked by the core."""
     replies = await reception.dialog.handle(resident_of(callback.from_user), dialog.Press(callback.data))
-    return await answer_with(bot, press_methods(callback, callback.from_user.id, replies))
+    return await answer_with(bot, press_calls(callback, callback.from_user.id, replies))
 
 
 def build_router() -> Router:

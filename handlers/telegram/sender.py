@@ -16,8 +16,9 @@ from aiogram.types import BufferedInputFile, InputMediaPhoto
 from bot.delivery import RetryLater, Undeliverable
 from bot.models import OutboxKind, OutboxMessage
 from bot.photos import PhotoArchive
+from handlers.telegram.calls import keyboard, message_id_of, message_ids_of, send_media_group, send_message, send_photo
 from handlers.telegram.files import alias_key
-from handlers.telegram.keyboards import inline_keyboard
+from handlers.telegram.session import perform
 
 
 class TelegramSender:
@@ -26,12 +27,6 @@ class TelegramSender:
     def __init__(self, bot: Bot, archive: PhotoArchive) -> None:
         self._bot = bot
         self._archive = archive
-
-    async def _photo(self, digest: str, upload: bool) -> str | BufferedInputFile:
-        """The photo by the file_id Telegram gave it, or its bytes from the archive."""
-        if not upload and (file_id := await self._archive.alias(digest, alias_key(self._bot))):
-            return file_id
-        return BufferedInputFile(await self._archive.get(digest), filename=f"{digest[:16]}.jpg")
 
     async def send(self, message: OutboxMessage) -> list[int]:
         """Send and return the ids of the Telegram messages made."""
@@ -49,22 +44,37 @@ class TelegramSender:
 
     async def _send(self, m: OutboxMessage) -> list[int]:
         if m.kind is OutboxKind.TEXT:
-            sent = await self._bot.send_message(m.chat_id, m.text, reply_markup=inline_keyboard(m.buttons))
-            return [sent.message_id]
-        photos = [await self._photo(d, upload=False) for d in m.photos]
+            return [message_id_of(await perform(self._bot, send_message(m.chat_id, m.text, m.buttons)))]
+        known = [await self._archive.alias(d, alias_key(self._bot)) for d in m.photos]
         try:
-            return await self._send_photos(m, photos)
+            if all(known):
+                return await self._send_known(m, [k for k in known if k])
+            return await self._upload(m, known)
         except TelegramBadRequest:
-            if not any(isinstance(p, str) for p in photos):
+            if not any(known):
                 raise
             # A file_id Telegram no longer knows (another bot token, say): the archive still has the bytes.
-            return await self._send_photos(m, [await self._photo(d, upload=True) for d in m.photos])
+            return await self._upload(m, [None] * len(m.photos))
 
-    async def _send_photos(self, m: OutboxMessage, photos: list[str | BufferedInputFile]) -> list[int]:
+    async def _send_known(self, m: OutboxMessage, file_ids: list[str]) -> list[int]:
+        """Photos Telegram already has, by their file_id: a plain JSON call."""
+        if m.kind is OutboxKind.PHOTO:
+            return [message_id_of(await perform(self._bot, send_photo(m.chat_id, file_ids[0], m.text, m.buttons)))]
+        return message_ids_of(await perform(self._bot, send_media_group(m.chat_id, file_ids, m.text)))
+
+    async def _upload(self, m: OutboxMessage, known: list[str | None]) -> list[int]:
+        """Photos without a file_id go up from the archive (aiogram's multipart path); their new ids are kept."""
+        photos: list[str | BufferedInputFile] = [
+            file_id or BufferedInputFile(await self._archive.get(digest), filename=f"{digest[:16]}.jpg")
+            for digest, file_id in zip(m.photos, known, strict=True)
+        ]
         if m.kind is OutboxKind.PHOTO:
             sent = [
                 await self._bot.send_photo(
-                    m.chat_id, photos[0], caption=m.text or None, reply_markup=inline_keyboard(m.buttons)
+                    m.chat_id,
+                    photos[0],
+                    caption=m.text or None,
+                    reply_markup=keyboard(m.buttons),  # type: ignore[arg-type]
                 )
             ]
         else:

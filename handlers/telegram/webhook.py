@@ -1,8 +1,7 @@
 """Webhook intake: Telegram (or a load balancer) POSTs each update; we answer after handling it.
 
 The answer may carry the update's last Bot API call (see handlers/telegram/keyboards.py), which Telegram then
-makes for us: one HTTP round trip less per update. aiogram writes that answer as multipart form data; a JSON
-answer is what the Bot API documents first and costs a fraction to build.
+makes for us: one HTTP round trip less per update. It is written as JSON, the form the Bot API documents first.
 """
 
 from __future__ import annotations
@@ -12,24 +11,22 @@ import logging
 from typing import Any
 
 from aiogram import Bot, Dispatcher
-from aiogram.methods import TelegramMethod
-from aiogram.methods.base import TelegramType
 from aiogram.types import Update
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
 from aiohttp import web
-from aiohttp.payload import JsonPayload, Payload
 from pydantic import ValidationError
 
-from handlers.telegram.session import JsonSession
+from handlers.telegram.calls import Call
 
 log = logging.getLogger(__name__)
 
 
 class AnsweringRequestHandler(SimpleRequestHandler):
-    """aiogram's webhook handler, answering with JSON unless the call uploads a file.
+    """aiogram's webhook handler (its secret check), answering with the update's call as JSON.
 
     An update the library cannot read is answered 200 and skipped, as the poller skips it: a 500 would make
-    Telegram deliver it again and again.
+    Telegram deliver it again and again. An update whose handling fails is answered 500, so Telegram delivers it
+    again. A step takes milliseconds; should one ever take Telegram's 60 s, the update simply comes again.
     """
 
     async def _handle_request(self, bot: Bot, request: web.Request) -> web.Response:
@@ -38,16 +35,14 @@ class AnsweringRequestHandler(SimpleRequestHandler):
         except ValidationError:
             log.warning("a webhook update could not be read and was skipped")
             return web.json_response({})
-        result: TelegramMethod[Any] | None = await self.dispatcher.feed_webhook_update(bot, update, **self.data)
-        return web.Response(body=self._build_response_writer(bot=bot, result=result))
-
-    def _build_response_writer(self, bot: Bot, result: TelegramMethod[TelegramType] | None) -> Payload:
-        session = bot.session
-        if result is not None and isinstance(session, JsonSession):
-            payload = session.json_payload(bot, result)
-            if payload is not None:
-                return JsonPayload({"method": result.__api_method__, **payload}, dumps=session.json_dumps)
-        return super()._build_response_writer(bot, result)
+        try:
+            result = await self.dispatcher.feed_update(bot, update, **self.data)
+        except Exception:
+            log.exception("update %s failed", update.update_id)
+            raise
+        if isinstance(result, Call):
+            return web.json_response(result.as_webhook_answer(), dumps=bot.session.json_dumps)
+        return web.json_response({})
 
 
 async def serve_webhook(
