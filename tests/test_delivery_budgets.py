@@ -153,7 +153,7 @@ async def test_a_staff_chat_takes_reports_side_by_side_and_each_report_in_order(
         storage, bot, worker = await _worker(emulator, tmp_path, BudgetConfig(0, 0, 0, 0), report_lanes=True)
         cards = [
             OutboxMessage(Messenger.TELEGRAM, STAFF_CHAT, OutboxKind.TEXT, text=f"card {r}", report_id=r)
-            for r in range(1, 9)
+            for r in range(1, LANES_PER_CHAT + 5)
         ]
         later = [
             OutboxMessage(Messenger.TELEGRAM, STAFF_CHAT, OutboxKind.TEXT, text=f"answered {r}", report_id=r)
@@ -169,13 +169,13 @@ async def test_a_staff_chat_takes_reports_side_by_side_and_each_report_in_order(
                 await asyncio.sleep(0.05)
             await storage.enqueue([_text(31, "Your report #3 is resolved", PRIORITY_RESIDENT)])
             worker.wake()
-            # Four reports' cards are under way at once; the resident's answer is not stuck behind them.
+            # The cap's worth of reports' cards are under way at once; the resident's answer is not stuck behind them.
             [answer] = await client.wait_sent(chat_id=31, count=1, timeout=2.5, method="sendMessage")
             assert answer["text"] == "Your report #3 is resolved"
             staff_calls = [c for c in await client.calls("sendMessage") if c.get("chat_id") == STAFF_CHAT]
             assert len(staff_calls) == LANES_PER_CHAT
             await client.clear_faults()
-            await client.wait_sent(chat_id=STAFF_CHAT, count=10, timeout=30, method="sendMessage")
+            await client.wait_sent(chat_id=STAFF_CHAT, count=len(cards + later), timeout=30, method="sendMessage")
         posted = [m["text"] for m in await client.sent(chat_id=STAFF_CHAT)]
         assert sorted(posted) == sorted(m.text for m in cards + later)
         for r in (1, 2):
