@@ -105,7 +105,8 @@ class Shared:
     """What several processes share when REDIS_URL is set: drafts, locks and the delivery queue."""
 
     drafts: DraftStore | None = None
-    locks: Locks | None = None
+    locks: Locks | None = None  # the residents' locks (the dialog's)
+    relay_locks: Locks | None = None
     queue: OutboxStore | None = None
     relay_queue: RedisQueue | None = None
     budgets: Budgets | None = None
@@ -121,7 +122,7 @@ async def _shared(settings: Settings, records: SqliteStorage) -> AsyncIterator[S
     from storage.redis_budgets import RedisSendBudgets
     from storage.redis_delivery import RedisDelivery
     from storage.redis_queue import RedisQueue
-    from storage.redis_state import RedisDraftStore, RedisKeyedLocks
+    from storage.redis_state import RedisKeyedLocks, RedisResidentState
 
     # A bounded pool that waits for a free connection: a surge of handlers must queue, not run out of sockets.
     pool = aioredis.BlockingConnectionPool.from_url(
@@ -130,13 +131,15 @@ async def _shared(settings: Settings, records: SqliteStorage) -> AsyncIterator[S
     client = aioredis.Redis(connection_pool=pool)
     ns = settings.redis_namespace
     queue = RedisQueue(client, namespace=ns, report_lanes=report_lanes(settings))  # a consumer unique to this worker
+    residents = RedisResidentState(client, namespace=ns)
     try:
         yield Shared(
-            RedisDraftStore(client, namespace=ns),
-            RedisKeyedLocks(client, namespace=ns),
-            RedisDelivery(queue, records),
-            queue,
-            RedisSendBudgets(client, budget_config(settings), namespace=ns),
+            drafts=residents,
+            locks=residents,
+            relay_locks=RedisKeyedLocks(client, namespace=ns),
+            queue=RedisDelivery(queue, records),
+            relay_queue=queue,
+            budgets=RedisSendBudgets(client, budget_config(settings), namespace=ns),
         )
     finally:
         await client.aclose()
@@ -204,8 +207,10 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
                 wake_worker = WakeSender(settings.database_path)
                 stack.callback(wake_worker.close)
                 reception.on_enqueue(wake_worker)
-            if shared.relay_queue is not None and shared.locks is not None:
-                relay = OutboxRelay(records, shared.relay_queue, shared.locks, worker.wake if worker else lambda: None)
+            if shared.relay_queue is not None and shared.relay_locks is not None:
+                relay = OutboxRelay(
+                    records, shared.relay_queue, shared.relay_locks, worker.wake if worker else lambda: None
+                )
                 reception.on_enqueue(relay.wake)
                 tasks.append(asyncio.create_task(relay.run(stop), name="relay"))
             if intake:

@@ -6,6 +6,9 @@ Keys (all under ``{namespace}:``):
   activity (every save and every read starts the period again).
 * ``{namespace}:lock:{key}`` - a lock: a random token set with ``SET NX PX``; only the holder of that
   token deletes it (compare-and-delete in Lua), and a holder that died frees it when the lease ends.
+
+The dialog uses `RedisResidentState`: a resident's lock and draft share the resident's key, so taking the lock
+fetches the draft in the same round trip, and the draft's changes go with the release.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import asyncio
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 
@@ -25,6 +29,29 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
 end
 return 0
 """
+# KEYS: lock, draft. ARGV: token, lease in ms, draft ttl in s. {1, draft or nil} when taken, {0} when held by another.
+_TAKE_WITH_DRAFT = """
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  return {1, redis.call('GETEX', KEYS[2], 'EX', ARGV[3])}
+end
+return {0}
+"""
+# KEYS: lock, draft. ARGV: token, change ('set', 'del' or ''), the draft's JSON, draft ttl in s.
+_WRITE_AND_RELEASE = """
+if ARGV[2] == 'set' then
+  redis.call('SET', KEYS[2], ARGV[3], 'EX', ARGV[4])
+elseif ARGV[2] == 'del' then
+  redis.call('DEL', KEYS[2])
+end
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+
+def _lock_name(namespace: str, key: str) -> str:
+    return f"{namespace}:lock:{key}"
 
 
 class RedisDraftStore:
@@ -38,8 +65,12 @@ class RedisDraftStore:
         self._namespace = namespace
         self._ttl_seconds = ttl_days * 86_400
 
+    def key(self, resident_key: str) -> str:
+        """The Redis key of the draft of the resident with this key (`ResidentRef.key`)."""
+        return f"{self._namespace}:draft:{resident_key}"
+
     def _key(self, ref: ResidentRef) -> str:
-        return f"{self._namespace}:draft:{ref.key}"
+        return self.key(ref.key)
 
     async def get_draft(self, ref: ResidentRef) -> Draft | None:
         """The resident's draft, if any (reading it counts as activity)."""
@@ -82,7 +113,7 @@ class RedisKeyedLocks:
 
     def key(self, key: str) -> str:
         """The Redis key of the lock named `key`."""
-        return f"{self._namespace}:lock:{key}"
+        return _lock_name(self._namespace, key)
 
     def hold(self, key: str) -> AbstractAsyncContextManager[None]:
         """Hold the lock of `key` for the duration of the block, waiting while someone else holds it."""
@@ -105,3 +136,99 @@ class RedisKeyedLocks:
             yield
         finally:
             await asyncio.shield(self._release(keys=[name], args=[token]))
+
+
+@dataclass
+class _Held:
+    """A resident's lock as its holder sees it: the draft as it will be written when the lock is released."""
+
+    task: asyncio.Task[object] | None
+    token: str
+    raw: str | None
+    change: str = ""  # "set" or "del" once the holder changed the draft
+
+
+class RedisResidentState:
+    """Drafts and per-resident locks in Redis in two round trips a dialog step instead of four.
+
+    `hold(resident_key)` takes the resident's lock and fetches the draft in one script; while the lock is held,
+    the holder's `get_draft` reads that copy and its `save_draft` / `delete_draft` change it, and the change is
+    written with the release, again in one script. Nothing the holder did is seen by anyone before the release,
+    and the dialog shows its replies only after it (bot/dialog.py). Other keys (the relay's) lock as
+    `RedisKeyedLocks` does; other tasks reach the drafts directly. Same keys as both classes above.
+    """
+
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        namespace: str = "priemnaya",
+        ttl_days: int = 30,
+        lease_seconds: float = 30.0,
+        poll_seconds: float = 0.02,
+    ) -> None:
+        """Drafts expire after `ttl_days` untouched; a lock's holder must finish within `lease_seconds`."""
+        if lease_seconds <= 0 or poll_seconds <= 0:
+            raise ValueError("lease_seconds and poll_seconds must be positive")
+        self._drafts = RedisDraftStore(client, namespace, ttl_days)
+        self._namespace = namespace
+        self._ttl_seconds = ttl_days * 86_400
+        self._lease_ms = max(1, round(lease_seconds * 1000))
+        self._poll_seconds = poll_seconds
+        self._take = client.register_script(_TAKE_WITH_DRAFT)
+        self._write_and_release = client.register_script(_WRITE_AND_RELEASE)
+        self._held: dict[str, _Held] = {}
+
+    def hold(self, key: str) -> AbstractAsyncContextManager[None]:
+        """Hold the resident's lock for the block, with their draft at hand; waits while another holds it."""
+        return self._hold(key)
+
+    @asynccontextmanager
+    async def _hold(self, key: str) -> AsyncIterator[None]:
+        keys = [_lock_name(self._namespace, key), self._drafts.key(key)]
+        token = secrets.token_hex(16)
+        try:
+            while True:
+                taken = await self._take(keys=keys, args=[token, self._lease_ms, self._ttl_seconds])
+                if taken and taken[0] == 1:
+                    break
+                # Another process holds it and Redis cannot wake us: poll until it is freed or expires.
+                await asyncio.sleep(self._poll_seconds)
+        except BaseException:
+            # Cancelled while the script was in flight: it may have taken the lock; free it if it did.
+            await asyncio.shield(self._write_and_release(keys=keys, args=[token, "", "", 0]))
+            raise
+        held = _Held(asyncio.current_task(), token, taken[1] if len(taken) > 1 else None)
+        self._held[key] = held
+        try:
+            yield
+        finally:
+            # Written even if the block failed: what it changed before failing stays changed, as with direct saves.
+            del self._held[key]
+            await asyncio.shield(
+                self._write_and_release(keys=keys, args=[token, held.change, held.raw or "", self._ttl_seconds])
+            )
+
+    def _mine(self, ref: ResidentRef) -> _Held | None:
+        held = self._held.get(ref.key)
+        return held if held is not None and held.task is asyncio.current_task() else None
+
+    async def get_draft(self, ref: ResidentRef) -> Draft | None:
+        """The resident's draft (as the lock's holder changed it so far, when called by the holder)."""
+        if (held := self._mine(ref)) is None:
+            return await self._drafts.get_draft(ref)
+        return None if held.raw is None else Draft.model_validate_json(held.raw)
+
+    async def save_draft(self, ref: ResidentRef, draft: Draft) -> None:
+        """Store the draft: with the release when called by the lock's holder, at once otherwise."""
+        if (held := self._mine(ref)) is None:
+            await self._drafts.save_draft(ref, draft)
+            return
+        held.raw, held.change = draft.model_dump_json(), "set"
+
+    async def delete_draft(self, ref: ResidentRef) -> bool:
+        """Drop the draft (with the release when called by the lock's holder); False if there was none."""
+        if (held := self._mine(ref)) is None:
+            return await self._drafts.delete_draft(ref)
+        existed = held.raw is not None
+        held.raw, held.change = None, "del"
+        return existed

@@ -8,9 +8,12 @@ from collections.abc import AsyncIterator
 import pytest
 import redis.asyncio as aioredis
 
+from bot.locks import Locks
 from bot.models import Draft, Location, Messenger, Piece, ResidentRef
-from storage.redis_state import RedisDraftStore, RedisKeyedLocks
+from storage.redis_state import RedisDraftStore, RedisKeyedLocks, RedisResidentState
 from tests.redis_ns import REDIS_URL
+
+LockClass = type[RedisKeyedLocks] | type[RedisResidentState]
 
 ALICE = ResidentRef(Messenger.TELEGRAM, 101)
 BOB = ResidentRef(Messenger.VK, 101)
@@ -88,10 +91,21 @@ async def test_drafts_shared_between_processes(
     assert await RedisDraftStore(other_client, namespace).get_draft(ALICE) == draft
 
 
-# Locks
+# Locks: the plain ones (the relay's) and the residents' (with their drafts) keep the same contract.
 
 
-async def _critical(locks: RedisKeyedLocks, key: str, name: str, events: list[str], pause: float = 0.03) -> None:
+@pytest.fixture(params=[RedisKeyedLocks, RedisResidentState], ids=["keyed", "resident"])
+def lock_class(request: pytest.FixtureRequest) -> LockClass:
+    cls: LockClass = request.param
+    return cls
+
+
+def lock_key(namespace: str, key: str) -> str:
+    """Where both lock classes keep the lock of `key`."""
+    return f"{namespace}:lock:{key}"
+
+
+async def _critical(locks: Locks, key: str, name: str, events: list[str], pause: float = 0.03) -> None:
     async with locks.hold(key):
         events.append(f"enter {name}")
         await asyncio.sleep(pause)
@@ -105,29 +119,29 @@ def _strictly_serial(events: list[str]) -> bool:
 
 
 async def test_lock_serializes_tasks_and_processes(
-    client: aioredis.Redis, other_client: aioredis.Redis, namespace: str
+    client: aioredis.Redis, other_client: aioredis.Redis, namespace: str, lock_class: LockClass
 ) -> None:
-    one = RedisKeyedLocks(client, namespace, poll_seconds=0.005)
-    two = RedisKeyedLocks(other_client, namespace, poll_seconds=0.005)
+    one = lock_class(client, namespace, poll_seconds=0.005)
+    two = lock_class(other_client, namespace, poll_seconds=0.005)
     events: list[str] = []
     await asyncio.gather(
         *(_critical(locks, "tg:101", f"{tag}{i}", events) for i in range(3) for locks, tag in ((one, "p"), (two, "q")))
     )
     assert len(events) == 12
     assert _strictly_serial(events), events
-    assert await client.exists(one.key("tg:101")) == 0  # released
+    assert await client.exists(lock_key(namespace, "tg:101")) == 0  # released
 
 
 async def test_different_keys_run_concurrently(
-    client: aioredis.Redis, other_client: aioredis.Redis, namespace: str
+    client: aioredis.Redis, other_client: aioredis.Redis, namespace: str, lock_class: LockClass
 ) -> None:
-    one = RedisKeyedLocks(client, namespace)
-    two = RedisKeyedLocks(other_client, namespace)
+    one = lock_class(client, namespace)
+    two = lock_class(other_client, namespace)
     events: list[str] = []
     both_inside = asyncio.Event()
     inside = 0
 
-    async def hold(locks: RedisKeyedLocks, key: str) -> None:
+    async def hold(locks: Locks, key: str) -> None:
         nonlocal inside
         async with locks.hold(key):
             events.append(f"enter {key}")
@@ -142,12 +156,12 @@ async def test_different_keys_run_concurrently(
 
 
 async def test_lock_of_a_dead_holder_frees_after_lease(
-    client: aioredis.Redis, other_client: aioredis.Redis, namespace: str
+    client: aioredis.Redis, other_client: aioredis.Redis, namespace: str, lock_class: LockClass
 ) -> None:
-    dying = RedisKeyedLocks(client, namespace, lease_seconds=0.3)
+    dying = lock_class(client, namespace, lease_seconds=0.3)
     held = dying.hold("tg:101")
     await held.__aenter__()  # ... and the process dies: never released
-    alive = RedisKeyedLocks(other_client, namespace, lease_seconds=5, poll_seconds=0.01)
+    alive = lock_class(other_client, namespace, lease_seconds=5, poll_seconds=0.01)
     loop = asyncio.get_running_loop()
     start = loop.time()
     async with alive.hold("tg:101"):
@@ -155,20 +169,22 @@ async def test_lock_of_a_dead_holder_frees_after_lease(
         assert 0.2 <= waited < 1.5
         # The late "dead" holder finishing now must not free the lock of the new holder.
         await held.__aexit__(None, None, None)
-        assert await other_client.exists(alive.key("tg:101")) == 1
-    assert await other_client.exists(alive.key("tg:101")) == 0
+        assert await other_client.exists(lock_key(namespace, "tg:101")) == 1
+    assert await other_client.exists(lock_key(namespace, "tg:101")) == 0
 
 
-async def test_release_never_deletes_someone_elses_lock(client: aioredis.Redis, namespace: str) -> None:
-    locks = RedisKeyedLocks(client, namespace, lease_seconds=0.1)
+async def test_release_never_deletes_someone_elses_lock(
+    client: aioredis.Redis, namespace: str, lock_class: LockClass
+) -> None:
+    locks = lock_class(client, namespace, lease_seconds=0.1)
     async with locks.hold("k"):
         await asyncio.sleep(0.15)  # our lease ran out ...
-        await client.set(locks.key("k"), "someone-else", px=5000)  # ... and another process took it
-    assert await client.get(locks.key("k")) == "someone-else"
+        await client.set(lock_key(namespace, "k"), "someone-else", px=5000)  # ... and another process took it
+    assert await client.get(lock_key(namespace, "k")) == "someone-else"
 
 
-async def test_cancelled_waiter_leaves_no_lock(client: aioredis.Redis, namespace: str) -> None:
-    locks = RedisKeyedLocks(client, namespace, poll_seconds=0.005)
+async def test_cancelled_waiter_leaves_no_lock(client: aioredis.Redis, namespace: str, lock_class: LockClass) -> None:
+    locks = lock_class(client, namespace, poll_seconds=0.005)
     entered = asyncio.Event()
     release = asyncio.Event()
 
@@ -190,6 +206,88 @@ async def test_cancelled_waiter_leaves_no_lock(client: aioredis.Redis, namespace
         await second
     release.set()
     await first
-    assert await client.exists(locks.key("k")) == 0
+    assert await client.exists(lock_key(namespace, "k")) == 0
     async with locks.hold("k"):  # free again
         pass
+
+
+# The residents' state: the lock and the draft together
+
+
+async def _add_photo(state: RedisResidentState, photo: str) -> None:
+    """One dialog step: read the draft under the resident's lock, change it, save it."""
+    async with state.hold(ALICE.key):
+        draft = await state.get_draft(ALICE) or Draft()
+        await asyncio.sleep(0.002)  # the step's work: another step must not slip in here
+        draft.photos.append(photo)
+        await state.save_draft(ALICE, draft)
+
+
+async def test_steps_of_two_processes_on_one_resident_lose_nothing(
+    client: aioredis.Redis, other_client: aioredis.Redis, namespace: str
+) -> None:
+    one = RedisResidentState(client, namespace, poll_seconds=0.002)
+    two = RedisResidentState(other_client, namespace, poll_seconds=0.002)
+    await asyncio.gather(*(_add_photo(state, f"{tag}{i}") for i in range(8) for state, tag in ((one, "a"), (two, "b"))))
+    draft = await RedisDraftStore(client, namespace).get_draft(ALICE)
+    assert draft is not None and sorted(draft.photos) == sorted(f"{t}{i}" for i in range(8) for t in "ab")
+    assert await client.exists(lock_key(namespace, ALICE.key)) == 0
+
+
+async def test_the_holders_changes_are_written_with_the_release(
+    client: aioredis.Redis, other_client: aioredis.Redis, namespace: str
+) -> None:
+    state = RedisResidentState(client, namespace)
+    elsewhere = RedisDraftStore(other_client, namespace)  # another process, reading directly
+    old, new = Draft(description="old"), Draft(description="new")
+    await state.save_draft(ALICE, old)  # outside a hold: at once
+    assert await elsewhere.get_draft(ALICE) == old
+    async with state.hold(ALICE.key):
+        await state.save_draft(ALICE, new)
+        assert await state.get_draft(ALICE) == new
+        assert await elsewhere.get_draft(ALICE) == old
+        assert await state.get_draft(BOB) is None  # another resident: straight from Redis
+    assert await elsewhere.get_draft(ALICE) == new
+    # Kept as long as a direct save keeps it.
+    assert 29 * 86_400 < await client.ttl(elsewhere.key(ALICE.key)) <= 30 * 86_400
+
+    async with state.hold(ALICE.key):
+        assert await state.delete_draft(ALICE) is True
+        assert await state.get_draft(ALICE) is None
+        assert await state.delete_draft(ALICE) is False
+        assert await elsewhere.get_draft(ALICE) == new
+    assert await elsewhere.get_draft(ALICE) is None
+    assert await state.delete_draft(ALICE) is False
+
+
+async def test_a_step_that_fails_keeps_what_it_changed_and_frees_the_lock(
+    client: aioredis.Redis, namespace: str
+) -> None:
+    state = RedisResidentState(client, namespace)
+    chosen = Draft(category_id=2)
+    with pytest.raises(RuntimeError):
+        async with state.hold(ALICE.key):
+            await state.save_draft(ALICE, chosen)
+            raise RuntimeError("the step failed after saving")
+    assert await state.get_draft(ALICE) == chosen
+    assert await client.exists(lock_key(namespace, ALICE.key)) == 0
+
+
+async def test_a_step_costs_two_round_trips(client: aioredis.Redis, namespace: str) -> None:
+    state = RedisResidentState(client, namespace)
+    await _add_photo(state, "warm-up")  # loads the scripts into Redis
+
+    async def calls() -> dict[str, int]:
+        stats = await client.info("commandstats")
+        return {name: int(stat["calls"]) for name, stat in stats.items()}
+
+    before = await calls()
+    await _add_photo(state, "p1")
+    after = await calls()
+    spent = {name: after[name] - before.get(name, 0) for name in after if after[name] != before.get(name, 0)}
+    spent.pop("cmdstat_info", None)
+    # Two scripts (Redis counts the commands they run too): take the lock with the draft; write it and release.
+    inside = {"cmdstat_set": 2, "cmdstat_getex": 1, "cmdstat_get": 1, "cmdstat_del": 1}
+    assert spent == {"cmdstat_evalsha": 2, **inside}
+    draft = await state.get_draft(ALICE)
+    assert draft is not None and draft.photos == ["warm-up", "p1"]

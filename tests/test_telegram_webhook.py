@@ -68,3 +68,19 @@ async def test_an_unreadable_update_is_answered_and_skipped(tmp_path: Path) -> N
         assert "Hello!" in text_of(welcome)
         # Answered 200, so Telegram does not deliver it again and again.
         assert await w.client.pending_updates() == []
+
+
+async def test_an_update_whose_handling_fails_is_answered_500_and_handled_when_it_comes_again(tmp_path: Path) -> None:
+    async with world(tmp_path, **_webhook(_free_port())) as w:
+        resident = w.resident(803)
+        welcome = await resident.say("/start")
+        [question] = await resident.press(welcome, "New report")
+        # The press's popup answer is a call of the bot's own; Telegram failing it fails the update's handling.
+        await w.client.fail("answerCallbackQuery", 500, description="Internal Server Error")
+        [question] = await resident.press(question, "Roads")
+        assert "describe" in text_of(question).lower()
+        answers = await w.client.calls("answerCallbackQuery")
+        assert [c["status"] for c in answers[-2:]] == [500, 200]
+        webhook = (await w.client.state())["webhook"]
+        assert webhook["last_error_message"].startswith("Wrong response from the webhook: 500")
+        assert await w.client.pending_updates() == []
