@@ -9,7 +9,7 @@ from aiogram.types import Message
 
 from bot.photos import MAX_PHOTO_BYTES, PhotoArchive
 from handlers.telegram.calls import file_path_of, get_file
-from handlers.telegram.session import JsonSession, perform
+from handlers.telegram.session import json_session, perform
 
 
 def alias_key(bot: Bot) -> str:
@@ -27,9 +27,7 @@ async def archive_photos(bot: Bot, archive: PhotoArchive, messages: list[Message
     if any((s.file_size or 0) > MAX_PHOTO_BYTES for s in sizes):
         raise PhotoTooLarge
 
-    session = bot.session
-    if not isinstance(session, JsonSession):
-        raise TypeError("the bot needs a JsonSession")
+    session = json_session(bot)
 
     async def fetch(file_id: str) -> str:
         path = file_path_of(await perform(bot, get_file(file_id)))

@@ -130,9 +130,14 @@ def _download_failed(file_id: str, why: str) -> TelegramNetworkError:
     return TelegramNetworkError(method=get_file(file_id).as_method(), message=f"download failed: {why}")
 
 
-async def perform(bot: Bot, call: Call) -> Any:
-    """Make a plain call through the bot's JSON session (bot.app.make_bot gives every bot one)."""
+def json_session(bot: Bot) -> JsonSession:
+    """The bot's JSON session (bot.app.make_bot gives every bot one)."""
     session = bot.session
     if not isinstance(session, JsonSession):
         raise TypeError("the bot needs a JsonSession")
-    return await session.call(bot, call)
+    return session
+
+
+async def perform(bot: Bot, call: Call) -> Any:
+    """Make a plain call through the bot's JSON session and return Telegram's result."""
+    return await json_session(bot).call(bot, call)
