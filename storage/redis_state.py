@@ -15,13 +15,16 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
 
 from bot.models import Draft, ResidentRef
+
+T = TypeVar("T")
 
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -52,6 +55,21 @@ return 0
 
 def _lock_name(namespace: str, key: str) -> str:
     return f"{namespace}:lock:{key}"
+
+
+async def _take_polling(
+    take: Callable[[], Awaitable[T | None]], free: Callable[[], Awaitable[object]], poll_seconds: float
+) -> T:
+    """Call `take` until it returns something; if cancelled meanwhile, `free` what the last call may have taken."""
+    try:
+        while True:
+            if (taken := await take()) is not None:
+                return taken
+            # Another process holds it and Redis cannot wake us: poll until it is freed or expires.
+            await asyncio.sleep(poll_seconds)
+    except BaseException:
+        await asyncio.shield(free())
+        raise
 
 
 class RedisDraftStore:
@@ -122,20 +140,18 @@ class RedisKeyedLocks:
     @asynccontextmanager
     async def _hold(self, name: str) -> AsyncIterator[None]:
         token = secrets.token_hex(16)
-        try:
-            while True:
-                if await self._redis.set(name, token, nx=True, px=self._lease_ms):
-                    break
-                # Another process holds it and Redis cannot wake us: poll until it is freed or expires.
-                await asyncio.sleep(self._poll_seconds)
-        except BaseException:
-            # Cancelled while SET was in flight: it may have succeeded; free it if it did.
-            await asyncio.shield(self._release(keys=[name], args=[token]))
-            raise
+
+        async def take() -> bool | None:
+            return True if await self._redis.set(name, token, nx=True, px=self._lease_ms) else None
+
+        async def free() -> object:
+            return await self._release(keys=[name], args=[token])
+
+        await _take_polling(take, free, self._poll_seconds)
         try:
             yield
         finally:
-            await asyncio.shield(self._release(keys=[name], args=[token]))
+            await asyncio.shield(free())
 
 
 @dataclass
@@ -143,19 +159,18 @@ class _Held:
     """A resident's lock as its holder sees it: the draft as it will be written when the lock is released."""
 
     task: asyncio.Task[object] | None
-    token: str
     raw: str | None
     change: str = ""  # "set" or "del" once the holder changed the draft
 
 
-class RedisResidentState:
+class RedisResidentState(RedisKeyedLocks):
     """Drafts and per-resident locks in Redis in two round trips a dialog step instead of four.
 
     `hold(resident_key)` takes the resident's lock and fetches the draft in one script; while the lock is held,
     the holder's `get_draft` reads that copy and its `save_draft` / `delete_draft` change it, and the change is
     written with the release, again in one script. Nothing the holder did is seen by anyone before the release,
-    and the dialog shows its replies only after it (bot/dialog.py). Other keys (the relay's) lock as
-    `RedisKeyedLocks` does; other tasks reach the drafts directly. Same keys as both classes above.
+    and the dialog shows its replies only after it (bot/dialog.py). Other tasks reach the drafts directly. The keys
+    are those of `RedisKeyedLocks` and `RedisDraftStore`; the relay's lock stays a plain `RedisKeyedLocks`.
     """
 
     def __init__(
@@ -167,46 +182,38 @@ class RedisResidentState:
         poll_seconds: float = 0.02,
     ) -> None:
         """Drafts expire after `ttl_days` untouched; a lock's holder must finish within `lease_seconds`."""
-        if lease_seconds <= 0 or poll_seconds <= 0:
-            raise ValueError("lease_seconds and poll_seconds must be positive")
+        super().__init__(client, namespace, lease_seconds, poll_seconds)
         self._drafts = RedisDraftStore(client, namespace, ttl_days)
-        self._namespace = namespace
         self._ttl_seconds = ttl_days * 86_400
-        self._lease_ms = max(1, round(lease_seconds * 1000))
-        self._poll_seconds = poll_seconds
         self._take = client.register_script(_TAKE_WITH_DRAFT)
         self._write_and_release = client.register_script(_WRITE_AND_RELEASE)
         self._held: dict[str, _Held] = {}
 
     def hold(self, key: str) -> AbstractAsyncContextManager[None]:
         """Hold the resident's lock for the block, with their draft at hand; waits while another holds it."""
-        return self._hold(key)
+        return self._hold_with_draft(key)
 
     @asynccontextmanager
-    async def _hold(self, key: str) -> AsyncIterator[None]:
-        keys = [_lock_name(self._namespace, key), self._drafts.key(key)]
+    async def _hold_with_draft(self, key: str) -> AsyncIterator[None]:
+        keys = [self.key(key), self._drafts.key(key)]
         token = secrets.token_hex(16)
-        try:
-            while True:
-                taken = await self._take(keys=keys, args=[token, self._lease_ms, self._ttl_seconds])
-                if taken and taken[0] == 1:
-                    break
-                # Another process holds it and Redis cannot wake us: poll until it is freed or expires.
-                await asyncio.sleep(self._poll_seconds)
-        except BaseException:
-            # Cancelled while the script was in flight: it may have taken the lock; free it if it did.
-            await asyncio.shield(self._write_and_release(keys=keys, args=[token, "", "", 0]))
-            raise
-        held = _Held(asyncio.current_task(), token, taken[1] if len(taken) > 1 else None)
+
+        async def take() -> list[Any] | None:
+            taken = await self._take(keys=keys, args=[token, self._lease_ms, self._ttl_seconds])
+            return taken if taken and taken[0] == 1 else None
+
+        async def write_and_release(change: str = "", raw: str = "") -> object:
+            return await self._write_and_release(keys=keys, args=[token, change, raw, self._ttl_seconds])
+
+        taken = await _take_polling(take, write_and_release, self._poll_seconds)
+        held = _Held(asyncio.current_task(), taken[1] if len(taken) > 1 else None)
         self._held[key] = held
         try:
             yield
         finally:
             # Written even if the block failed: what it changed before failing stays changed, as with direct saves.
             del self._held[key]
-            await asyncio.shield(
-                self._write_and_release(keys=keys, args=[token, held.change, held.raw or "", self._ttl_seconds])
-            )
+            await asyncio.shield(write_and_release(held.change, held.raw or ""))
 
     def _mine(self, ref: ResidentRef) -> _Held | None:
         held = self._held.get(ref.key)
