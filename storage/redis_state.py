@@ -61,9 +61,15 @@ async def _take_polling(
     take: Callable[[], Awaitable[T | None]], free: Callable[[], Awaitable[object]], poll_seconds: float
 ) -> T:
     """Call `take` until it returns something; if cancelled meanwhile, `free` what the last call may have taken."""
+    task = asyncio.current_task()
     try:
         while True:
-            if (taken := await take()) is not None:
+            taken = await take()
+            # redis-py (8.1) can swallow a cancellation that arrives during a command; the task still says it
+            # is being cancelled. Without this check a cancelled waiter polled on until the holder's lease ran out.
+            if task is not None and task.cancelling():
+                raise asyncio.CancelledError
+            if taken is not None:
                 return taken
             # Another process holds it and Redis cannot wake us: poll until it is freed or expires.
             await asyncio.sleep(poll_seconds)
