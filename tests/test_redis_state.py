@@ -291,3 +291,19 @@ async def test_a_step_costs_two_round_trips(client: aioredis.Redis, namespace: s
     assert spent == {"cmdstat_evalsha": 2, **inside}
     draft = await state.get_draft(ALICE)
     assert draft is not None and draft.photos == ["warm-up", "p1"]
+
+
+async def test_a_cancel_landing_during_a_redis_command_still_stops_the_waiter(
+    client: aioredis.Redis, namespace: str, lock_class: LockClass
+) -> None:
+    # Polling with no pause, the waiter is almost always inside a Redis command when the cancel comes: redis-py
+    # may swallow it there.
+    holder_locks = lock_class(client, namespace, lease_seconds=30)
+    waiter_locks = lock_class(client, namespace, poll_seconds=0.0001)
+    async with holder_locks.hold("k"):
+        waiter = asyncio.create_task(_critical(waiter_locks, "k", "w", []))
+        await asyncio.sleep(0.05)
+        waiter.cancel()
+        await asyncio.wait([waiter], timeout=1.0)
+        assert waiter.done(), "the cancelled waiter is still polling"
+        assert waiter.cancelled()
