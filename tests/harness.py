@@ -118,7 +118,6 @@ class Resident(Person):
         return await self.wait(since, count) if count else []
 
 
-
 async def file_report(resident: Resident, description: str, photo_seed: int = 7) -> dict[str, Any]:
     """Go through the dialog up to the summary (roads, a description, an address, a photo); returns the summary."""
     question = await resident.say("/new")
@@ -141,6 +140,7 @@ async def wait_for_count(database: Path, query: str, value: int, params: tuple[A
             return
         await asyncio.sleep(0.05)
     raise AssertionError(f"{query} never gave {value}")
+
 
 class StaffMember(Person):
     """An official or administrator in the staff chat."""
@@ -313,6 +313,7 @@ class BotProcess:
             "BOT_ROLE": role,
         }
         self.proc: subprocess.Popen[bytes] | None = None
+        self._log_mark: int | None = None
 
     def start(self) -> None:
         # Logs go to a file: a pipe nobody reads fills up and blocks the bot mid-log.
@@ -320,10 +321,25 @@ class BotProcess:
             "bot.log" if self.role == "all" else f"bot-{self.role}.log"
         )
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        # Only this run's lines count for ready(): the log is appended to across restarts.
+        self._log_mark = self.log_path.stat().st_size if self.log_path.exists() else 0
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "bot"], cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=log
             )
+
+    async def ready(self, within: float = 60.0) -> None:
+        """Wait until the process says it started (its start-up, imports included, may be slow on a busy machine)."""
+        assert self.proc is not None and self._log_mark is not None
+        started = f"started as {self.role}"
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        while started not in self.log_path.read_bytes()[self._log_mark :].decode(errors="replace"):
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"bot ({self.role}) exited with {self.proc.returncode} before it started")
+            if loop.time() > deadline:
+                raise TimeoutError(f"bot ({self.role}) did not start within {within}s")
+            await asyncio.sleep(0.05)
 
     def kill(self) -> None:
         """SIGKILL: no clean-up, no goodbye."""

@@ -31,6 +31,8 @@ async def test_intake_and_worker_processes_deliver_everything_once_through_a_wor
         intake.start()
         worker.start()
         try:
+            await intake.ready()
+            await worker.ready()
             official = StaffMember(client, OFFICIAL)
             first = Resident(client, {"id": 1501, "first_name": "Olga", "language_code": "en"})
             summary = await file_report(first, "Manhole without a cover", photo_seed=first.id % 50)
@@ -53,6 +55,7 @@ async def test_intake_and_worker_processes_deliver_everything_once_through_a_wor
             assert await official.quiet(since) == []
 
             worker.start()
+            await worker.ready()
             await official.wait(since, count=4)
             await asyncio.sleep(1.0)  # a second copy of any card would come now
             cards = [m for m in await official.inbox(since) if "Report #" in text_of(m)]

@@ -30,6 +30,7 @@ async def test_killed_between_confirmation_and_posting_posts_once_after_restart(
         process = BotProcess(settings)
         process.start()
         try:
+            await process.ready()
             resident = Resident(client, {"id": 901, "first_name": "Olga", "language_code": "en"})
             official = StaffMember(client, OFFICIAL)
             summary = await file_report(resident, "Manhole without a cover")
@@ -53,6 +54,7 @@ async def test_killed_between_confirmation_and_posting_posts_once_after_restart(
 
             since = await client.last_seq()
             process.start()
+            await process.ready()
             [card] = await official.wait(since)
             assert "Report #1" in text_of(card) and "Manhole without a cover" in text_of(card)
             await asyncio.sleep(1.5)
@@ -66,6 +68,7 @@ async def test_killed_between_confirmation_and_posting_posts_once_after_restart(
             await official.reply(card, "A crew is on the way")
             process.kill()
             process.start()
+            await process.ready()
             [answer] = await resident.wait(since)
             assert "A crew is on the way" in text_of(answer)
         finally:
