@@ -53,10 +53,6 @@ return 0
 """
 
 
-def _lock_name(namespace: str, key: str) -> str:
-    return f"{namespace}:lock:{key}"
-
-
 async def _take_polling(
     take: Callable[[], Awaitable[T | None]], free: Callable[[], Awaitable[object]], poll_seconds: float
 ) -> T:
@@ -87,29 +83,26 @@ class RedisDraftStore:
             raise ValueError("ttl_days must be positive")
         self._redis = client
         self._namespace = namespace
-        self._ttl_seconds = ttl_days * 86_400
+        self.ttl_seconds = ttl_days * 86_400
 
     def key(self, resident_key: str) -> str:
         """The Redis key of the draft of the resident with this key (`ResidentRef.key`)."""
         return f"{self._namespace}:draft:{resident_key}"
 
-    def _key(self, ref: ResidentRef) -> str:
-        return self.key(ref.key)
-
     async def get_draft(self, ref: ResidentRef) -> Draft | None:
         """The resident's draft, if any (reading it counts as activity)."""
-        raw = await self._redis.getex(self._key(ref), ex=self._ttl_seconds)
+        raw = await self._redis.getex(self.key(ref.key), ex=self.ttl_seconds)
         if raw is None:
             return None
         return Draft.model_validate_json(raw)
 
     async def save_draft(self, ref: ResidentRef, draft: Draft) -> None:
         """Store the draft, replacing the previous one, for another `ttl_days`."""
-        await self._redis.set(self._key(ref), draft.model_dump_json(), ex=self._ttl_seconds)
+        await self._redis.set(self.key(ref.key), draft.model_dump_json(), ex=self.ttl_seconds)
 
     async def delete_draft(self, ref: ResidentRef) -> bool:
         """Drop the draft; False if there was none."""
-        return int(await self._redis.delete(self._key(ref))) > 0
+        return int(await self._redis.delete(self.key(ref.key))) > 0
 
 
 class RedisKeyedLocks:
@@ -137,7 +130,7 @@ class RedisKeyedLocks:
 
     def key(self, key: str) -> str:
         """The Redis key of the lock named `key`."""
-        return _lock_name(self._namespace, key)
+        return f"{self._namespace}:lock:{key}"
 
     def hold(self, key: str) -> AbstractAsyncContextManager[None]:
         """Hold the lock of `key` for the duration of the block, waiting while someone else holds it."""
@@ -190,7 +183,6 @@ class RedisResidentState(RedisKeyedLocks):
         """Drafts expire after `ttl_days` untouched; a lock's holder must finish within `lease_seconds`."""
         super().__init__(client, namespace, lease_seconds, poll_seconds)
         self._drafts = RedisDraftStore(client, namespace, ttl_days)
-        self._ttl_seconds = ttl_days * 86_400
         self._take = client.register_script(_TAKE_WITH_DRAFT)
         self._write_and_release = client.register_script(_WRITE_AND_RELEASE)
         self._held: dict[str, _Held] = {}
@@ -205,11 +197,11 @@ class RedisResidentState(RedisKeyedLocks):
         token = secrets.token_hex(16)
 
         async def take() -> list[Any] | None:
-            taken = await self._take(keys=keys, args=[token, self._lease_ms, self._ttl_seconds])
+            taken = await self._take(keys=keys, args=[token, self._lease_ms, self._drafts.ttl_seconds])
             return taken if taken and taken[0] == 1 else None
 
         async def write_and_release(change: str = "", raw: str = "") -> object:
-            return await self._write_and_release(keys=keys, args=[token, change, raw, self._ttl_seconds])
+            return await self._write_and_release(keys=keys, args=[token, change, raw, self._drafts.ttl_seconds])
 
         taken = await _take_polling(take, write_and_release, self._poll_seconds)
         held = _Held(asyncio.current_task(), taken[1] if len(taken) > 1 else None)

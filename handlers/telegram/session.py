@@ -7,7 +7,6 @@ aiogram's multipart path.
 
 from __future__ import annotations
 
-import json
 from http import HTTPStatus
 from typing import Any, cast
 
@@ -67,7 +66,7 @@ class JsonSession(AiohttpSession):
         """Make a plain call and return Telegram's `result` as JSON; a refusal raises aiogram's matching error."""
         status, content = await self._post(bot, call.method, self.json_dumps(call.params), timeout, call)
         try:
-            answer = json.loads(content)
+            answer = self.json_loads(content)
         except ValueError:
             answer = None
         if (
