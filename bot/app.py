@@ -29,7 +29,7 @@ from bot.photos import PhotoArchive
 from bot.reception import Reception
 from bot.relay import OutboxRelay
 from bot.settings import Settings
-from handlers.telegram import build_dispatcher
+from handlers.telegram import build_intake
 from handlers.telegram.polling import UpdatePoller
 from handlers.telegram.sender import TelegramSender
 from handlers.telegram.session import JsonSession
@@ -216,11 +216,10 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
             if intake:
                 with contextlib.suppress(Exception):
                     await _set_commands(bot, locales)
-                dp = build_dispatcher(reception, settings.album_wait_seconds)
+                telegram = build_intake(bot, reception, settings.album_wait_seconds)
                 if settings.webhook_url:
                     webhook = serve_webhook(
-                        dp,
-                        bot,
+                        telegram,
                         stop,
                         url=settings.webhook_url,
                         host=settings.webhook_host,
@@ -231,7 +230,7 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
                     tasks.append(asyncio.create_task(webhook, name="webhook"))
                 else:
                     await bot.delete_webhook()  # getUpdates and a webhook exclude each other
-                    tasks.append(asyncio.create_task(UpdatePoller(bot, dp).run(stop), name="polling"))
+                    tasks.append(asyncio.create_task(UpdatePoller(telegram).run(stop), name="polling"))
                 if vk_api is not None and settings.vk_group_id is not None:
                     vk = VkAdapter(reception, vk_api, settings.vk_group_id, settings.data_dir)
                     tasks.append(asyncio.create_task(vk.run(stop), name="vk"))

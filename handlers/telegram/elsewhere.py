@@ -21,7 +21,7 @@ async def on_command_elsewhere(message: Message, reception: Reception) -> Answer
 async def on_stray_press(callback: CallbackQuery, reception: Reception) -> Answer:
     """A press no router took: a forged or stale button."""
     _ = reception.locales.get(reception.config.staff_language)
-    return press_calls(callback, callback.from_user.id, [Reply(_("This button is no longer valid."), alert=True)])[0]
+    return press_calls(callback.id, callback.from_user.id, [Reply(_("This button is no longer valid."), alert=True)])[0]
 
 
 def build_router() -> Router:

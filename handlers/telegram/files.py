@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
+from typing import Protocol
 
 from aiogram import Bot
-from aiogram.types import Message
 
 from bot.photos import MAX_PHOTO_BYTES, PhotoArchive
 from handlers.telegram.calls import file_path_of, get_file
@@ -21,9 +22,23 @@ class PhotoTooLarge(Exception):
     """Telegram's Bot API cannot hand over files this large."""
 
 
-async def archive_photos(bot: Bot, archive: PhotoArchive, messages: list[Message]) -> tuple[str, ...]:
-    """Download the largest size of each message's photo and archive it; digests in message order."""
-    sizes = [m.photo[-1] for m in messages if m.photo]
+class PhotoFile(Protocol):
+    """One size of a photo, as aiogram's `PhotoSize` or our `TgPhotoSize` has it."""
+
+    @property
+    def file_id(self) -> str: ...
+
+    @property
+    def file_size(self) -> int | None: ...
+
+
+def largest_sizes(photos: Sequence[Sequence[PhotoFile] | None]) -> list[PhotoFile]:
+    """The largest size of each photo (Telegram lists a photo's sizes smallest first); messages without one skipped."""
+    return [sizes[-1] for sizes in photos if sizes]
+
+
+async def archive_photos(bot: Bot, archive: PhotoArchive, sizes: Sequence[PhotoFile]) -> tuple[str, ...]:
+    """Download each photo and archive it; digests in the given order."""
     if any((s.file_size or 0) > MAX_PHOTO_BYTES for s in sizes):
         raise PhotoTooLarge
 

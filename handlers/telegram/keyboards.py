@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from aiogram import Bot
-from aiogram.types import CallbackQuery
 
 from bot.models import Reply
 from handlers.telegram.calls import Call, answer_callback, send_message
@@ -41,14 +40,14 @@ async def answer_with(bot: Bot, calls: Sequence[Call]) -> Answer:
     return calls[-1] if calls else None
 
 
-def press_calls(callback: CallbackQuery, chat_id: int, replies: Sequence[Reply]) -> list[Call]:
+def press_calls(callback_id: str, chat_id: int, replies: Sequence[Reply]) -> list[Call]:
     """A press's answer first (an alert reply becomes its popup, which stops the button's spinner), then messages."""
     alerts = [r for r in replies if r.alert]
-    answer = answer_callback(callback.id, alerts[0].text if alerts else None)
+    answer = answer_callback(callback_id, alerts[0].text if alerts else None)
     return [answer, *reply_calls(chat_id, [r for r in replies if not r.alert])]
 
 
-async def answer_press(callback: CallbackQuery, bot: Bot, chat_id: int, replies: Sequence[Reply]) -> None:
+async def answer_press(callback_id: str, bot: Bot, chat_id: int, replies: Sequence[Reply]) -> None:
     """Answer a button press now: the popup or a silent answer, then the messages."""
-    for call in press_calls(callback, chat_id, replies):
+    for call in press_calls(callback_id, chat_id, replies):
         await perform(bot, call)

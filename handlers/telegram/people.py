@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from aiogram.types import User
 
 from bot.i18n import pick_language
@@ -11,7 +13,20 @@ from bot.staff import Official
 NAME_MAX = 128
 
 
-def resident_of(user: User) -> ResidentProfile:
+class Person(Protocol):
+    """A Telegram user as aiogram's `User` or our `TgUser` has it."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def full_name(self) -> str: ...
+
+    @property
+    def language_code(self) -> str | None: ...
+
+
+def resident_of(user: Person) -> ResidentProfile:
     """A resident's profile: the display name officials see and the language of replies."""
     name = " ".join(user.full_name.split())[:NAME_MAX] or str(user.id)
     return ResidentProfile(ResidentRef(Messenger.TELEGRAM, user.id), name, pick_language(user.language_code))

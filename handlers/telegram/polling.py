@@ -13,12 +13,9 @@ import logging
 from typing import Any
 
 import aiohttp
-from aiogram import Bot, Dispatcher
 from aiogram.client.session.aiohttp import AiohttpSession
-from aiogram.types import Update
-from pydantic import ValidationError
 
-from handlers.telegram.calls import Call
+from handlers.telegram.intake import TelegramIntake, Unreadable
 from handlers.telegram.session import perform
 
 log = logging.getLogger(__name__)
@@ -31,9 +28,9 @@ SHUTDOWN_GRACE = 5.0
 class UpdatePoller:
     """getUpdates in a loop; updates are handled concurrently, each validated separately."""
 
-    def __init__(self, bot: Bot, dp: Dispatcher, poll_timeout: int = POLL_TIMEOUT) -> None:
-        self._bot = bot
-        self._dp = dp
+    def __init__(self, intake: TelegramIntake, poll_timeout: int = POLL_TIMEOUT) -> None:
+        self._intake = intake
+        self._bot = intake.bot
         self._timeout = poll_timeout
         self._tasks: set[asyncio.Task[Any]] = set()
 
@@ -56,7 +53,7 @@ class UpdatePoller:
         assert isinstance(session, AiohttpSession)
         http = await session.create_session()
         url = session.api.api_url(self._bot.token, "getUpdates")
-        allowed = self._dp.resolve_used_update_types()
+        allowed = self._intake.allowed_updates()
         offset: int | None = None
         failures = 0
         while True:
@@ -88,20 +85,17 @@ class UpdatePoller:
                 self._spawn(raw, update_id)
 
     def _spawn(self, raw: dict[str, Any], update_id: int) -> None:
-        try:
-            update = Update.model_validate(raw, context={"bot": self._bot})
-        except ValidationError:
-            log.warning("update %s could not be read and was skipped", update_id)
-            return
-        task = asyncio.create_task(self._handle(update))
+        task = asyncio.create_task(self._handle(raw, update_id))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _handle(self, update: Update) -> None:
+    async def _handle(self, raw: dict[str, Any], update_id: int) -> None:
         try:
-            answer = await self._dp.feed_update(self._bot, update)
-            if isinstance(answer, Call):
+            answer = await self._intake.feed(raw)
+            if answer is not None:
                 # What a webhook would carry in its HTTP answer goes out as a call of its own here.
                 await perform(self._bot, answer)
+        except Unreadable:
+            log.warning("update %s could not be read and was skipped", update_id)
         except Exception:
-            log.exception("update %s failed", update.update_id)
+            log.exception("update %s failed", update_id)

@@ -1,125 +1,111 @@
-"""Residents in a private chat with the bot: updates become dialog inputs, replies become messages."""
+"""Residents in a private chat with the bot: updates become dialog inputs, replies become messages.
+
+These updates are read with the slim models of updates.py and handled here, not by aiogram's dispatcher (see
+updates.py for why); administrators' commands, even in private, go to aiogram's admin router.
+"""
 
 from __future__ import annotations
 
 import logging
 
-from aiogram import Bot, Router
+from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
-from aiogram.filters import Command, CommandStart
-from aiogram.types import CallbackQuery, Message
 
 from bot import dialog
+from bot.admin import COMMANDS as ADMIN_COMMANDS
 from bot.reception import Reception
-from handlers.telegram.files import PhotoTooLarge, archive_photos
+from handlers.telegram.albums import AlbumCollector, album_lead
+from handlers.telegram.files import PhotoTooLarge, archive_photos, largest_sizes
 from handlers.telegram.keyboards import Answer, answer_with, press_calls, reply_calls
 from handlers.telegram.people import resident_of
-from handlers.telegram.predicates import (
-    has_location,
-    has_photo,
-    has_text,
-    has_venue,
-    is_command,
-    private_message,
-    private_press,
-)
+from handlers.telegram.updates import PRIVATE, TgCallbackQuery, TgMessage, TgUpdate
 
 log = logging.getLogger(__name__)
 
 _COMMANDS: dict[str, dialog.ResidentInput] = {
+    "start": dialog.Start(),
     "new": dialog.NewReport(),
     "my": dialog.MyReports(),
     "cancel": dialog.Cancel(),
     "help": dialog.Help(),
 }
+_ADMIN_COMMANDS = frozenset(ADMIN_COMMANDS)
 
 
-async def _run(message: Message, bot: Bot, reception: Reception, event: dialog.ResidentInput) -> Answer:
-    assert message.from_user is not None
-    replies = await reception.dialog.handle(resident_of(message.from_user), event)
-    return await answer_with(bot, reply_calls(message.chat.id, replies))
+def _private(message: TgMessage | None) -> bool:
+    return message is not None and message.chat.type == PRIVATE
 
 
-async def on_start(message: Message, bot: Bot, reception: Reception) -> Answer:
-    """/start: greeting, what we keep, the menu."""
-    return await _run(message, bot, reception, dialog.Start())
+class ResidentLane:
+    """A resident's messages, edits and button presses in the private chat, each one step of the dialog."""
 
+    def __init__(self, bot: Bot, reception: Reception, album_wait_seconds: float) -> None:
+        self._bot = bot
+        self._reception = reception
+        self._albums: AlbumCollector[TgMessage] = AlbumCollector(album_wait_seconds)
 
-async def on_command(message: Message, bot: Bot, reception: Reception) -> Answer:
-    """/new, /my, /cancel, /help."""
-    command = (message.text or "").split()[0].lstrip("/").split("@")[0].lower()
-    return await _run(message, bot, reception, _COMMANDS[command])
+    def takes(self, update: TgUpdate) -> bool:
+        """Whether the update is a resident's step (anything else goes to aiogram's dispatcher)."""
+        if update.message is not None:
+            message = update.message
+            return _private(message) and message.from_user is not None and message.command not in _ADMIN_COMMANDS
+        if update.edited_message is not None:
+            return _private(update.edited_message) and update.edited_message.from_user is not None
+        press = update.callback_query
+        return press is not None and _private(press.message)
 
+    async def handle(self, update: TgUpdate) -> Answer:
+        """One step of the resident's dialog; the answer is the update's last call, for the transport to make."""
+        if update.message is not None:
+            return await self._message(update.message)
+        if update.edited_message is not None:
+            return await self._run(update.edited_message, dialog.Edited())
+        assert update.callback_query is not None
+        return await self._press(update.callback_query)
 
-async def on_photo(message: Message, bot: Bot, reception: Reception, album: list[Message] | None = None) -> Answer:
-    """A photo or an album (one step), with the caption as the description."""
-    try:
-        digests = await archive_photos(bot, reception.archive, album or [message])
-    except PhotoTooLarge:
-        event: dialog.ResidentInput = dialog.Failed()
-    except TelegramAPIError as exc:
-        log.warning("photo download failed: %s", type(exc).__name__)
-        event = dialog.Failed()
-    else:
-        event = dialog.Photos(digests, message.caption)
-    return await _run(message, bot, reception, event)
+    async def _message(self, message: TgMessage) -> Answer:
+        album = [message]
+        if message.media_group_id is not None:
+            parts = await self._albums.collect(message.chat.id, message.media_group_id, message)
+            if parts is None:
+                return None  # a later part of an album: the first part's step takes it along
+            album, message = parts, album_lead(parts)
+        if message.photo:
+            return await self._run(message, await self._photos(message, album))
+        return await self._run(message, self._input(message))
 
+    @staticmethod
+    def _input(message: TgMessage) -> dialog.ResidentInput:
+        if message.venue is not None:
+            venue = message.venue
+            address = ", ".join(p for p in (venue.title, venue.address) if p)
+            return dialog.Place(venue.location.latitude, venue.location.longitude, address)
+        if message.location is not None:
+            return dialog.Place(message.location.latitude, message.location.longitude)
+        command = message.command if message.text is not None else None
+        if command is not None:
+            return _COMMANDS.get(command, dialog.UnknownCommand())
+        if message.text is not None:
+            return dialog.Text(message.text)
+        return dialog.Unsupported()
 
-async def on_venue(message: Message, bot: Bot, reception: Reception) -> Answer:
-    """A venue: a point with its address."""
-    assert message.venue is not None
-    venue = message.venue
-    address = ", ".join(p for p in (venue.title, venue.address) if p)
-    place = dialog.Place(venue.location.latitude, venue.location.longitude, address)
-    return await _run(message, bot, reception, place)
+    async def _photos(self, message: TgMessage, album: list[TgMessage]) -> dialog.ResidentInput:
+        """A photo or an album (one step), with the caption as the description."""
+        try:
+            digests = await archive_photos(self._bot, self._reception.archive, largest_sizes([m.photo for m in album]))
+        except PhotoTooLarge:
+            return dialog.Failed()
+        except TelegramAPIError as exc:
+            log.warning("photo download failed: %s", type(exc).__name__)
+            return dialog.Failed()
+        return dialog.Photos(digests, message.caption)
 
+    async def _run(self, message: TgMessage, event: dialog.ResidentInput) -> Answer:
+        assert message.from_user is not None  # checked by `takes`
+        replies = await self._reception.dialog.handle(resident_of(message.from_user), event)
+        return await answer_with(self._bot, reply_calls(message.chat.id, replies))
 
-async def on_location(message: Message, bot: Bot, reception: Reception) -> Answer:
-    """A location pin."""
-    assert message.location is not None
-    return await _run(message, bot, reception, dialog.Place(message.location.latitude, message.location.longitude))
-
-
-async def on_unknown_command(message: Message, bot: Bot, reception: Reception) -> Answer:
-    """A command we do not know (admin commands are routed before this router)."""
-    return await _run(message, bot, reception, dialog.UnknownCommand())
-
-
-async def on_text(message: Message, bot: Bot, reception: Reception) -> Answer:
-    """Text: the description or the address, whichever the dialog needs."""
-    return await _run(message, bot, reception, dialog.Text(message.text or ""))
-
-
-async def on_other(message: Message, bot: Bot, reception: Reception) -> Answer:
-    """Stickers, voice, video, documents, contacts, polls and the rest."""
-    return await _run(message, bot, reception, dialog.Unsupported())
-
-
-async def on_edited(message: Message, bot: Bot, reception: Reception) -> Answer:
-    """Edits do not change a report."""
-    return await _run(message, bot, reception, dialog.Edited())
-
-
-async def on_press(callback: CallbackQuery, bot: Bot, reception: Reception) -> Answer:
-    """A button press in the private chat; its data is checked by the core."""
-    replies = await reception.dialog.handle(resident_of(callback.from_user), dialog.Press(callback.data))
-    return await answer_with(bot, press_calls(callback, callback.from_user.id, replies))
-
-
-def build_router() -> Router:
-    """The resident router, new for every dispatcher."""
-    router = Router(name="resident")
-    router.message.filter(private_message)
-    router.edited_message.filter(private_message)
-    router.callback_query.filter(private_press)
-    router.message.register(on_start, CommandStart())
-    router.message.register(on_command, Command(*_COMMANDS))
-    router.message.register(on_photo, has_photo)
-    router.message.register(on_venue, has_venue)
-    router.message.register(on_location, has_location)
-    router.message.register(on_unknown_command, is_command)
-    router.message.register(on_text, has_text)
-    router.message.register(on_other)
-    router.edited_message.register(on_edited)
-    router.callback_query.register(on_press)
-    return router
+    async def _press(self, press: TgCallbackQuery) -> Answer:
+        """A button press in the private chat; its data is checked by the core."""
+        replies = await self._reception.dialog.handle(resident_of(press.from_user), dialog.Press(press.data))
+        return await answer_with(self._bot, press_calls(press.id, press.from_user.id, replies))

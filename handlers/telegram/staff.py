@@ -13,7 +13,7 @@ from aiogram.types import CallbackQuery, Message
 from bot import actions
 from bot.models import Reply
 from bot.reception import Reception
-from handlers.telegram.files import PhotoTooLarge, archive_photos
+from handlers.telegram.files import PhotoTooLarge, archive_photos, largest_sizes
 from handlers.telegram.keyboards import answer_press, send_replies
 from handlers.telegram.people import official_of
 from handlers.telegram.predicates import has_author, is_reply, staff_action
@@ -57,7 +57,7 @@ def build_router() -> Router:
         if not message.photo:
             return ()
         try:
-            return await archive_photos(bot, reception.archive, album or [message])
+            return await archive_photos(bot, reception.archive, largest_sizes([m.photo for m in album or [message]]))
         except (PhotoTooLarge, TelegramAPIError) as exc:
             log.warning("staff photo download failed: %s", type(exc).__name__)
             _ = reception.locales.get(reception.config.staff_language)
@@ -145,7 +145,7 @@ def build_router() -> Router:
         assert callback.message is not None  # checked by in_staff_chat
         chat_id = callback.message.chat.id
         if action is None or action.arg is None:
-            await answer_press(callback, bot, chat_id, [Reply(_("This button is no longer valid."), alert=True)])
+            await answer_press(callback.id, bot, chat_id, [Reply(_("This button is no longer valid."), alert=True)])
             return
         official = official_of(callback.from_user)
         staff = reception.staff
@@ -165,6 +165,6 @@ def build_router() -> Router:
                 await bot.edit_message_reply_markup(
                     chat_id=chat_id, message_id=callback.message.message_id, reply_markup=None
                 )
-        await answer_press(callback, bot, chat_id, [reply])
+        await answer_press(callback.id, bot, chat_id, [reply])
 
     return router

@@ -8,46 +8,47 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
 
-from aiogram import Bot, Dispatcher
-from aiogram.types import Update
+from aiogram import Bot
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
 from aiohttp import web
-from pydantic import ValidationError
 
-from handlers.telegram.calls import Call
+from handlers.telegram.intake import TelegramIntake, Unreadable
 
 log = logging.getLogger(__name__)
 
 
 class AnsweringRequestHandler(SimpleRequestHandler):
-    """aiogram's webhook handler (its secret check), answering with the update's call as JSON.
+    """aiogram's webhook handler (its secret check) feeding our intake, answering with the update's call as JSON.
 
     An update the library cannot read is answered 200 and skipped, as the poller skips it: a 500 would make
     Telegram deliver it again and again. An update whose handling fails is answered 500, so Telegram delivers it
     again. A step takes milliseconds; should one ever take Telegram's 60 s, the update simply comes again.
     """
 
+    def __init__(self, intake: TelegramIntake, secret_token: str | None) -> None:
+        super().__init__(
+            dispatcher=intake.dispatcher, bot=intake.bot, handle_in_background=False, secret_token=secret_token
+        )
+        self._intake = intake
+
     async def _handle_request(self, bot: Bot, request: web.Request) -> web.Response:
         try:
-            update = Update.model_validate_json(await request.read(), context={"bot": bot})
-        except ValidationError:
+            answer = await self._intake.feed_json(await request.read())
+        except Unreadable:
             log.warning("a webhook update could not be read and was skipped")
             return web.json_response({})
-        try:
-            result = await self.dispatcher.feed_update(bot, update, **self.data)
         except Exception:
-            log.exception("update %s failed", update.update_id)
+            # Logged without the update: its text is a resident's.
+            log.exception("a webhook update failed; Telegram will deliver it again")
             raise
-        if isinstance(result, Call):
-            return web.json_response(result.as_webhook_answer(), dumps=bot.session.json_dumps)
+        if answer is not None:
+            return web.json_response(answer.as_webhook_answer(), dumps=bot.session.json_dumps)
         return web.json_response({})
 
 
 async def serve_webhook(
-    dp: Dispatcher,
-    bot: Bot,
+    intake: TelegramIntake,
     stop: asyncio.Event,
     *,
     url: str,
@@ -55,19 +56,17 @@ async def serve_webhook(
     port: int,
     path: str,
     secret: str | None,
-    **data: Any,
 ) -> None:
     """Listen for updates on host:port/path until `stop` is set, after telling Telegram where to send them."""
     app = web.Application()
     # Answer Telegram only after the update is handled: if we die first, Telegram delivers it again.
-    AnsweringRequestHandler(dispatcher=dp, bot=bot, handle_in_background=False, secret_token=secret, **data).register(
-        app, path=path
-    )
-    setup_application(app, dp, bot=bot)
+    AnsweringRequestHandler(intake, secret).register(app, path=path)
+    bot = intake.bot
+    setup_application(app, intake.dispatcher, bot=bot)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, host, port).start()
-    await bot.set_webhook(url.rstrip("/") + path, secret_token=secret, allowed_updates=dp.resolve_used_update_types())
+    await bot.set_webhook(url.rstrip("/") + path, secret_token=secret, allowed_updates=intake.allowed_updates())
     log.info("webhook listening on %s:%s%s", host, port, path)
     try:
         await stop.wait()
