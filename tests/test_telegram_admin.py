@@ -44,6 +44,7 @@ async def test_admin_commands_in_private_and_bad_arguments(tmp_path: Path) -> No
     async with world(tmp_path) as w:
         admin = Resident(w.client, ADMIN)
         assert "1. Roads" in text_of(await admin.say("/categories"))
+        assert "1. Roads" in text_of(await admin.say("/CATEGORIES"))
         assert "number of the category" in text_of(await admin.say("/category_rename Roads Streets"))
         assert "no category with this number" in text_of(await admin.say("/category_hide 99"))
         assert "Give the name" in text_of(await admin.say("/category_add"))

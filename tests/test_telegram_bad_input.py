@@ -164,6 +164,15 @@ async def test_staff_chat_and_wrong_chats(tmp_path: Path) -> None:
         assert "is a" not in buttons(card)
 
 
+async def test_commands_in_any_case_and_addressed_to_the_bot(tmp_path: Path) -> None:
+    async with world(tmp_path) as w:
+        resident = w.resident(707)
+        assert "Roads" in buttons(await resident.say("/NEW"))
+        assert "Roads" in buttons(await resident.say("/new@PriemnayaBot"))
+        assert "Hello!" in text_of(await resident.say("/start from-the-city-site"))
+        assert "I do not know this command" in text_of(await resident.say("/categories_of_mine"))
+
+
 async def test_an_unreadable_update_does_not_stop_the_bot(tmp_path: Path) -> None:
     async with world(tmp_path) as w:
         resident = w.resident(706)

@@ -19,7 +19,8 @@ def build_router() -> Router:
     router = Router(name="admin")
     router.message.filter(has_author)
 
-    @router.message(Command(*COMMANDS))
+    # Any case, as the residents' lane sends any case of these commands here.
+    @router.message(Command(*COMMANDS, ignore_case=True))
     async def on_admin(message: Message, command: CommandObject, bot: Bot, reception: Reception) -> None:
         """Run a category command for an administrator; everyone else is refused."""
         assert message.from_user is not None

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from handlers.telegram.calls import Call
 from handlers.telegram.keyboards import Answer
-from handlers.telegram.resident import ResidentLane
+from handlers.telegram.resident import ResidentLane, resident_step
 from handlers.telegram.updates import TgUpdate
 
 LANE_UPDATES = ("message", "edited_message", "callback_query")
@@ -53,7 +53,7 @@ class TelegramIntake:
             update: TgUpdate | None = slim()
         except ValidationError:
             update = None  # not a resident's step, or one aiogram may still read
-        if update is not None and self._residents.takes(update):
+        if update is not None and resident_step(update):
             return await self._residents.handle(update)
         try:
             whole = full()

@@ -36,6 +36,17 @@ def _private(message: TgMessage | None) -> bool:
     return message is not None and message.chat.type == PRIVATE
 
 
+def resident_step(update: TgUpdate) -> bool:
+    """Whether the update is a resident's step in the private chat (anything else goes to aiogram's dispatcher)."""
+    if update.message is not None:
+        message = update.message
+        return _private(message) and message.from_user is not None and message.command not in _ADMIN_COMMANDS
+    if update.edited_message is not None:
+        return _private(update.edited_message) and update.edited_message.from_user is not None
+    press = update.callback_query
+    return press is not None and _private(press.message)
+
+
 class ResidentLane:
     """A resident's messages, edits and button presses in the private chat, each one step of the dialog."""
 
@@ -44,18 +55,8 @@ class ResidentLane:
         self._reception = reception
         self._albums: AlbumCollector[TgMessage] = AlbumCollector(album_wait_seconds)
 
-    def takes(self, update: TgUpdate) -> bool:
-        """Whether the update is a resident's step (anything else goes to aiogram's dispatcher)."""
-        if update.message is not None:
-            message = update.message
-            return _private(message) and message.from_user is not None and message.command not in _ADMIN_COMMANDS
-        if update.edited_message is not None:
-            return _private(update.edited_message) and update.edited_message.from_user is not None
-        press = update.callback_query
-        return press is not None and _private(press.message)
-
     async def handle(self, update: TgUpdate) -> Answer:
-        """One step of the resident's dialog; the answer is the update's last call, for the transport to make."""
+        """One step of the resident's dialog (an update `resident_step` accepts); returns the update's last call."""
         if update.message is not None:
             return await self._message(update.message)
         if update.edited_message is not None:
@@ -101,7 +102,7 @@ class ResidentLane:
         return dialog.Photos(digests, message.caption)
 
     async def _run(self, message: TgMessage, event: dialog.ResidentInput) -> Answer:
-        assert message.from_user is not None  # checked by `takes`
+        assert message.from_user is not None  # checked by `resident_step`
         replies = await self._reception.dialog.handle(resident_of(message.from_user), event)
         return await answer_with(self._bot, reply_calls(message.chat.id, replies))
 
