@@ -3,6 +3,7 @@ aiogram's dispatcher (staff chats, administrators' commands, other chats)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -14,6 +15,8 @@ from handlers.telegram.calls import Call
 from handlers.telegram.keyboards import Answer
 from handlers.telegram.resident import ResidentLane, resident_step
 from handlers.telegram.updates import TgUpdate
+
+log = logging.getLogger(__name__)
 
 LANE_UPDATES = ("message", "edited_message", "callback_query")
 
@@ -35,7 +38,10 @@ class TelegramIntake:
         return sorted({*LANE_UPDATES, *self.dispatcher.resolve_used_update_types()})
 
     async def feed_json(self, body: bytes | str) -> Answer:
-        """Handle an update given as Telegram's JSON (a webhook body); raise Unreadable if it cannot be read."""
+        """Handle an update given as Telegram's JSON (a webhook body); raise Unreadable if it cannot be read.
+
+        A failure of the handling is logged (by update id) and raised, so the transport has the update sent again.
+        """
         return await self._feed(
             lambda: TgUpdate.model_validate_json(body),
             lambda: Update.model_validate_json(body, context={"bot": self.bot}),
@@ -54,10 +60,17 @@ class TelegramIntake:
         except ValidationError:
             update = None  # not a resident's step, or one aiogram may still read
         if update is not None and resident_step(update):
-            return await self._residents.handle(update)
+            update_id, step = update.update_id, self._residents.handle(update)
+        else:
+            try:
+                whole = full()
+            except ValidationError:
+                raise Unreadable from None
+            update_id, step = whole.update_id, self.dispatcher.feed_update(self.bot, whole)
         try:
-            whole = full()
-        except ValidationError:
-            raise Unreadable from None
-        result = await self.dispatcher.feed_update(self.bot, whole)
+            result = await step
+        except Exception:
+            # By its id only: the update's text is a resident's.
+            log.exception("update %s failed", update_id)
+            raise
         return result if isinstance(result, Call) else None

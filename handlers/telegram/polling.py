@@ -92,10 +92,15 @@ class UpdatePoller:
     async def _handle(self, raw: dict[str, Any], update_id: int) -> None:
         try:
             answer = await self._intake.feed(raw)
-            if answer is not None:
-                # What a webhook would carry in its HTTP answer goes out as a call of its own here.
-                await perform(self._bot, answer)
         except Unreadable:
             log.warning("update %s could not be read and was skipped", update_id)
+            return
         except Exception:
-            log.exception("update %s failed", update_id)
+            return  # logged by the intake; long polling has no way to have an update sent again
+        if answer is None:
+            return
+        try:
+            # What a webhook would carry in its HTTP answer goes out as a call of its own here.
+            await perform(self._bot, answer)
+        except Exception:
+            log.exception("the answer to update %s failed", update_id)
