@@ -21,9 +21,9 @@ log = logging.getLogger(__name__)
 class AnsweringRequestHandler(SimpleRequestHandler):
     """aiogram's webhook handler (its secret check) feeding our intake, answering with the update's call as JSON.
 
-    An update the library cannot read is answered 200 and skipped, as the poller skips it: a 500 would make
-    Telegram deliver it again and again. An update whose handling fails is answered 500, so Telegram delivers it
-    again. A step takes milliseconds; should one ever take Telegram's 60 s, the update simply comes again.
+    An update nobody can read is answered 200 and skipped, as the poller skips it: a 500 would make Telegram
+    deliver it again and again. An update whose handling fails is answered 500, so Telegram delivers it again.
+    A step takes milliseconds; should one ever take Telegram's 60 s, the update simply comes again.
     """
 
     def __init__(self, intake: TelegramIntake, secret_token: str | None) -> None:
