@@ -63,10 +63,33 @@ def log(message: str) -> None:
     print(f"[{time.monotonic() - _STARTED:7.1f}s] {message}", file=sys.stderr, flush=True)
 
 
+REFERENCE_LOOPS = 1_000_000
+
+
+def cpu_reference() -> float:
+    """Milliseconds a fixed pure-Python loop takes on this machine now (best of three; lower is faster).
+
+    The development machine is a virtual one whose speed drifts with its neighbours': this loop took 47 to 74 ms
+    within ten seconds. Printed with every summary, it helps tell a slow bot from a slow machine.
+    """
+    best = math.inf
+    for _ in range(3):
+        started = time.perf_counter()
+        total = 0
+        for i in range(REFERENCE_LOOPS):
+            total += i * i
+        best = min(best, time.perf_counter() - started)
+    return best * 1000
+
+
+_REFERENCE_AT_START = cpu_reference()
+
+
 def machine_facts() -> str:
-    """Cores, Python version and the date, for the summary line."""
+    """Cores, Python version, the date, and the reference loop's time at the start and at the end of the run."""
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return f"cores={os.cpu_count()} python={platform.python_version()} date={now}"
+    reference = f"{_REFERENCE_AT_START:.0f}/{cpu_reference():.0f}ms"
+    return f"cores={os.cpu_count()} python={platform.python_version()} cpu_ref={reference} date={now}"
 
 
 def percentile(values: list[float], p: float) -> float:
