@@ -5,7 +5,6 @@ Measured: ~8 thread hops per update were a large share of the per-update CPU.
 
 from __future__ import annotations
 
-from aiogram.enums import ChatType
 from aiogram.types import CallbackQuery, Message
 
 
@@ -14,39 +13,9 @@ async def has_author(message: Message) -> bool:
     return message.from_user is not None
 
 
-async def private_message(message: Message) -> bool:
-    """A user's message in a private chat with the bot."""
-    return message.chat.type == ChatType.PRIVATE and message.from_user is not None
-
-
-async def private_press(callback: CallbackQuery) -> bool:
-    """A button press under a message in a private chat."""
-    return callback.message is not None and callback.message.chat.type == ChatType.PRIVATE
-
-
-async def has_photo(message: Message) -> bool:
-    """A photo (or a part of an album)."""
-    return bool(message.photo)
-
-
-async def has_venue(message: Message) -> bool:
-    """A venue: a point with its address."""
-    return message.venue is not None
-
-
-async def has_location(message: Message) -> bool:
-    """A location pin."""
-    return message.location is not None
-
-
 async def is_command(message: Message) -> bool:
     """Text that starts with a slash."""
     return message.text is not None and message.text.startswith("/")
-
-
-async def has_text(message: Message) -> bool:
-    """Any text message."""
-    return message.text is not None
 
 
 async def is_reply(message: Message) -> bool:
