@@ -179,5 +179,10 @@ async def test_an_unreadable_update_does_not_stop_the_bot(tmp_path: Path) -> Non
         # Updates no client library can read: the bot must skip them, not stall every resident behind them.
         await w.client.inject_update({"message": {"message_id": "not a number", "chat": "nowhere"}})
         await w.client.inject_update({"callback_query": {"id": 5}})
+        # A resident's own chat, with a field the step uses of the wrong type: skipped too, nothing answered.
+        chat = {"id": 706, "type": "private", "first_name": "Ivan"}
+        author = {"id": 706, "is_bot": False, "first_name": "Ivan"}
+        await w.client.inject_update({"message": {"message_id": 1, "date": 0, "chat": chat, "from": author, "text": 5}})
         welcome = await resident.say("/start")
         assert "Hello!" in text_of(welcome)
+        assert len(await w.client.sent(chat_id=706)) == 1
