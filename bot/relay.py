@@ -41,8 +41,9 @@ class OutboxRelay:
                 return 0
             relayed = [m.id for m in messages if m.id is not None]
             await self._queue.enqueue(messages)  # gives the messages Redis ids
+            # The messages can go now: forgetting the rows and freeing the lock are not their business.
+            self._on_relayed()
             await self._records.forget_outbox(relayed)
-        self._on_relayed()
         return len(messages)
 
     async def run(self, stop: asyncio.Event) -> None:
