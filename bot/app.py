@@ -121,11 +121,12 @@ async def _shared(settings: Settings, records: SqliteStorage) -> AsyncIterator[S
 
     from storage.redis_budgets import RedisSendBudgets
     from storage.redis_delivery import RedisDelivery
+    from storage.redis_pool import WaitingConnectionPool
     from storage.redis_queue import RedisQueue
     from storage.redis_state import RedisKeyedLocks, RedisResidentState
 
     # A bounded pool that waits for a free connection: a surge of handlers must queue, not run out of sockets.
-    pool = aioredis.BlockingConnectionPool.from_url(
+    pool = WaitingConnectionPool.from_url(
         settings.redis_url, decode_responses=True, max_connections=REDIS_CONNECTIONS, timeout=30
     )
     client = aioredis.Redis(connection_pool=pool)
