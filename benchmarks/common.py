@@ -82,13 +82,13 @@ def cpu_reference() -> float:
     return best * 1000
 
 
-_REFERENCE_AT_START = cpu_reference()
+_reference_at_start = math.nan  # set by run_benchmark before anything starts
 
 
 def machine_facts() -> str:
     """Cores, Python version, the date, and the reference loop's time at the start and at the end of the run."""
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    reference = f"{_REFERENCE_AT_START:.0f}/{cpu_reference():.0f}ms"
+    reference = f"{_reference_at_start:.0f}/{cpu_reference():.0f}ms"
     return f"cores={os.cpu_count()} python={platform.python_version()} cpu_ref={reference} date={now}"
 
 
@@ -460,6 +460,8 @@ def run_benchmark(main: Callable[[], Awaitable[int]], hard_timeout: float, name:
             loop.add_signal_handler(sig, task.cancel)
         return await asyncio.wait_for(main(), hard_timeout)
 
+    global _reference_at_start
+    _reference_at_start = cpu_reference()
     reason = ""
     code = 1
     try:
