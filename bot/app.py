@@ -32,7 +32,7 @@ from bot.settings import Settings
 from handlers.telegram import build_intake
 from handlers.telegram.polling import UpdatePoller
 from handlers.telegram.sender import TelegramSender
-from handlers.telegram.session import JsonSession
+from handlers.telegram.session import JsonSession, json_session
 from handlers.telegram.webhook import serve_webhook
 from handlers.vk import VkAdapter, VkSender
 from handlers.vk import make_api as make_vk_api
@@ -184,6 +184,10 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
                 drafts=shared.drafts,
                 locks=shared.locks,
             )
+            # One set of budgets for the worker's sends and the replies (shared through Redis when it is set; without
+            # it an intake-only process counts its own replies, the worker process its own sends).
+            budgets = shared.budgets or await _local_budgets(settings, records)
+            json_session(bot).pace_with(budgets)
             me = await bot.get_me()
             log.info("bot @%s started as %s", me.username, settings.bot_role)
             tasks: list[asyncio.Task[None]] = []
@@ -198,7 +202,7 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
                     clock=utc_now,
                     staff_chat_for=reception.routing.chat_for_report,
                     staff_gettext=locales.get(settings.staff_language),
-                    budgets=shared.budgets or await _local_budgets(settings, records),
+                    budgets=budgets,
                 )
                 reception.on_enqueue(worker.wake)
                 if local:
@@ -233,7 +237,7 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
                     await bot.delete_webhook()  # getUpdates and a webhook exclude each other
                     tasks.append(asyncio.create_task(UpdatePoller(telegram).run(stop), name="polling"))
                 if vk_api is not None and settings.vk_group_id is not None:
-                    vk = VkAdapter(reception, vk_api, settings.vk_group_id, settings.data_dir)
+                    vk = VkAdapter(reception, vk_api, settings.vk_group_id, settings.data_dir, budgets)
                     tasks.append(asyncio.create_task(vk.run(stop), name="vk"))
             settle_memory()
             await stop.wait()

@@ -58,6 +58,10 @@ class Budgets(Protocol):
         """Count the message and return 0 if it may go now, else the seconds to wait (nothing counted)."""
         ...
 
+    async def acquire(self, messenger: Messenger, chat_id: int, cost: int = 1) -> float:
+        """Wait until the message may go and count it; returns the seconds waited."""
+        ...
+
 
 def backoff(attempts: int) -> float:
     """Seconds to wait after `attempts` failed tries: exponential, capped, with jitter."""

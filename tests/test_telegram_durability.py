@@ -11,6 +11,7 @@ from tests.harness import (
     BotProcess,
     Resident,
     StaffMember,
+    buttons,
     file_report,
     make_settings,
     photo_bytes,
@@ -131,3 +132,54 @@ async def test_blocked_resident_is_recorded_and_officials_told(tmp_path: Path) -
         assert "blocked" in text_of(notice)
         [history] = await w.official.reply(card, "/history")
         assert "message not delivered" in text_of(history)
+
+
+async def test_an_update_under_way_at_a_kill_is_handled_after_the_restart(tmp_path: Path) -> None:
+    async with TelegramEmulator() as emulator:
+        client = emulator.client
+        await client.create_chat(STAFF_CHAT, "City staff", "supergroup")
+        settings = make_settings(emulator.url, tmp_path / "data")
+        process = BotProcess(settings)
+        process.start()
+        try:
+            await process.ready()
+            resident = Resident(client, {"id": 905, "first_name": "Inna", "language_code": "en"})
+            question = await resident.say("/new")
+            [question] = await resident.press(question, "Roads")
+            await resident.say("Fallen tree across the path")
+            await resident.say("Park Pobedy")
+            # The photo's download hangs, so its update is still being handled when the bot dies.
+            await client.hang("getFile", 60)
+            since = await resident.mark()
+            await client.inject_private_message(resident.user, photo=photo_bytes(12))
+            for _ in range(200):
+                if not await client.faults():  # the rule is spent: getFile was called and hangs
+                    break
+                await asyncio.sleep(0.05)
+            else:
+                raise AssertionError("the bot never asked for the photo")
+            process.kill()
+            await client.clear_faults()
+            assert await resident.inbox(since) == []
+
+            process.start()
+            await process.ready()
+            [summary] = await resident.wait(since)
+            assert "Fallen tree across the path" in text_of(summary) and "Send" in buttons(summary)
+        finally:
+            assert await process.stop() == 0
+
+
+async def test_handled_updates_are_not_handled_again_after_a_restart(tmp_path: Path) -> None:
+    async with TelegramEmulator() as emulator:
+        client = emulator.client
+        await client.create_chat(STAFF_CHAT, "City staff", "supergroup")
+        settings = make_settings(emulator.url, tmp_path / "data")
+        resident = Resident(client, {"id": 906, "first_name": "Gleb", "language_code": "en"})
+        async with running_bot(settings):
+            await resident.say("/start")
+            await resident.say("/help")
+        async with running_bot(settings):
+            await asyncio.sleep(1.0)
+        assert len(await resident.inbox()) == 2
+        assert await client.pending_updates() == []

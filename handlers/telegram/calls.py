@@ -88,6 +88,19 @@ def answer_callback(callback_id: str, alert: str | None = None) -> Call:
     return Call("answerCallbackQuery", params)
 
 
+_ONE_MESSAGE = frozenset({"sendMessage", "sendPhoto", "sendDocument", "copyMessage", "forwardMessage"})
+
+
+def messages_in(call: Call) -> int:
+    """How many messages the call posts, as Telegram's limits count them (0 for answers, edits and reads)."""
+    if call.method in _ONE_MESSAGE:
+        return 1
+    if call.method == "sendMediaGroup":
+        media = call.params.get("media")
+        return len(media) if isinstance(media, list) else 1
+    return 0
+
+
 def get_file(file_id: str) -> Call:
     """getFile: where to download a file from."""
     return Call("getFile", {"file_id": file_id})

@@ -16,6 +16,7 @@ import aiohttp
 from aiogram.client.session.aiohttp import AiohttpSession
 
 from handlers.telegram.intake import TelegramIntake, Unreadable
+from handlers.telegram.offsets import UpdateOffsets
 from handlers.telegram.session import perform
 
 log = logging.getLogger(__name__)
@@ -26,16 +27,19 @@ SHUTDOWN_GRACE = 5.0
 
 
 class UpdatePoller:
-    """getUpdates in a loop; updates are handled concurrently, each validated separately."""
+    """getUpdates in a loop; updates are handled concurrently, each validated separately, and confirmed to
+    Telegram only once handled (handlers/telegram/offsets.py)."""
 
     def __init__(self, intake: TelegramIntake, poll_timeout: int = POLL_TIMEOUT) -> None:
         self._intake = intake
         self._bot = intake.bot
         self._timeout = poll_timeout
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._offsets = UpdateOffsets()
+        self._sent_offset: int | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Poll until `stop` is set; handlers already running are awaited."""
+        """Poll until `stop` is set; handlers already running are awaited, and what they handled is confirmed."""
         poll = asyncio.create_task(self._poll())
         await stop.wait()
         poll.cancel()
@@ -47,24 +51,30 @@ class UpdatePoller:
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
+        if self._offsets.offset != self._sent_offset:
+            # Confirm what was handled since the last poll, or the next process would handle it again.
+            with contextlib.suppress(aiohttp.ClientError, TimeoutError, ValueError):
+                await self._get_updates({"offset": self._offsets.offset, "timeout": 0, "limit": 1}, timeout=5)
 
-    async def _poll(self) -> None:
+    async def _get_updates(self, body: dict[str, Any], timeout: float) -> Any:  # noqa: ASYNC109
         session = self._bot.session
         assert isinstance(session, AiohttpSession)
         http = await session.create_session()
         url = session.api.api_url(self._bot.token, "getUpdates")
+        async with http.post(url, json=body, timeout=aiohttp.ClientTimeout(total=timeout)) as response:
+            answer = json.loads(await response.read())
+        self._sent_offset = body.get("offset")
+        return answer
+
+    async def _poll(self) -> None:
         allowed = self._intake.allowed_updates()
-        offset: int | None = None
         failures = 0
         while True:
             body: dict[str, Any] = {"timeout": self._timeout, "allowed_updates": allowed}
-            if offset is not None:
+            if (offset := self._offsets.offset) is not None:
                 body["offset"] = offset
             try:
-                async with http.post(
-                    url, json=body, timeout=aiohttp.ClientTimeout(total=self._timeout + 15)
-                ) as response:
-                    answer = json.loads(await response.read())
+                answer = await self._get_updates(body, self._timeout + 15)
             except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
                 failures += 1
                 log.warning("getUpdates failed (%s); retrying", type(exc).__name__)
@@ -77,12 +87,16 @@ class UpdatePoller:
                 await asyncio.sleep(min(MAX_BACKOFF, 0.5 * 2**failures))
                 continue
             failures = 0
-            for raw in answer.get("result") or []:
+            updates = answer.get("result") or []
+            fresh = 0
+            for raw in updates:
                 update_id = raw.get("update_id") if isinstance(raw, dict) else None
-                if not isinstance(update_id, int):
-                    continue
-                offset = max(offset or 0, update_id + 1)
-                self._spawn(raw, update_id)
+                if isinstance(update_id, int) and self._offsets.start(update_id):
+                    self._spawn(raw, update_id)
+                    fresh += 1
+            if updates and not fresh and self._tasks:
+                # Only updates still under way came back: wait for one to end instead of asking again at once.
+                await asyncio.wait(self._tasks, timeout=1.0, return_when=asyncio.FIRST_COMPLETED)
 
     def _spawn(self, raw: dict[str, Any], update_id: int) -> None:
         task = asyncio.create_task(self._handle(raw, update_id))
@@ -90,13 +104,18 @@ class UpdatePoller:
         task.add_done_callback(self._tasks.discard)
 
     async def _handle(self, raw: dict[str, Any], update_id: int) -> None:
+        # Cancelled (at shutdown) it stays unconfirmed, so Telegram sends it again to the next process.
+        await self._answer(raw, update_id)
+        self._offsets.finish(update_id)
+
+    async def _answer(self, raw: dict[str, Any], update_id: int) -> None:
         try:
             answer = await self._intake.feed(raw)
         except Unreadable:
             log.warning("update %s could not be read and was skipped", update_id)
             return
         except Exception:
-            return  # logged by the intake; long polling has no way to have an update sent again
+            return  # logged by the intake; handled again it would most likely fail again
         if answer is None:
             return
         try:

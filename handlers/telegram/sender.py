@@ -18,11 +18,14 @@ from bot.models import OutboxKind, OutboxMessage
 from bot.photos import PhotoArchive
 from handlers.telegram.calls import keyboard, message_id_of, message_ids_of, send_media_group, send_message, send_photo
 from handlers.telegram.files import alias_key
-from handlers.telegram.session import perform
+from handlers.telegram.session import perform_counted
 
 
 class TelegramSender:
-    """Sends one outbox message with one Bot API call; photos by their file_id, or uploaded from the archive."""
+    """Sends one outbox message with one Bot API call; photos by their file_id, or uploaded from the archive.
+
+    The worker counted the message against the budgets before handing it over, so the call is not paced again.
+    """
 
     def __init__(self, bot: Bot, archive: PhotoArchive) -> None:
         self._bot = bot
@@ -44,7 +47,7 @@ class TelegramSender:
 
     async def _send(self, m: OutboxMessage) -> list[int]:
         if m.kind is OutboxKind.TEXT:
-            return [message_id_of(await perform(self._bot, send_message(m.chat_id, m.text, m.buttons)))]
+            return [message_id_of(await perform_counted(self._bot, send_message(m.chat_id, m.text, m.buttons)))]
         known = [await self._archive.alias(d, alias_key(self._bot)) for d in m.photos]
         try:
             if all(known):
@@ -59,8 +62,10 @@ class TelegramSender:
     async def _send_known(self, m: OutboxMessage, file_ids: list[str]) -> list[int]:
         """Photos Telegram already has, by their file_id: a plain JSON call."""
         if m.kind is OutboxKind.PHOTO:
-            return [message_id_of(await perform(self._bot, send_photo(m.chat_id, file_ids[0], m.text, m.buttons)))]
-        return message_ids_of(await perform(self._bot, send_media_group(m.chat_id, file_ids, m.text)))
+            return [
+                message_id_of(await perform_counted(self._bot, send_photo(m.chat_id, file_ids[0], m.text, m.buttons)))
+            ]
+        return message_ids_of(await perform_counted(self._bot, send_media_group(m.chat_id, file_ids, m.text)))
 
     async def _upload(self, m: OutboxMessage, known: list[str | None]) -> list[int]:
         """Photos without a file_id go up from the archive (aiogram's multipart path); their new ids are kept."""

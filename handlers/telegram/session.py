@@ -17,7 +17,9 @@ from aiogram.methods import TelegramMethod
 from aiogram.methods.base import Response, TelegramType
 from aiohttp import ClientError, ClientTimeout
 
-from handlers.telegram.calls import Call, get_file
+from bot.delivery import Budgets
+from bot.models import Messenger
+from handlers.telegram.calls import Call, get_file, messages_in
 
 JSON_HEADERS = {"Content-Type": "application/json"}
 DOWNLOAD_CHUNK = 64 * 1024
@@ -27,7 +29,25 @@ _RESPONSE_TYPES: dict[Any, type[Response[Any]]] = {}
 
 
 class JsonSession(AiohttpSession):
-    """An `AiohttpSession` that posts JSON unless the call uploads a file."""
+    """An `AiohttpSession` that posts JSON unless the call uploads a file, and paces the messages `perform` sends."""
+
+    budgets: Budgets | None = None
+
+    def pace_with(self, budgets: Budgets) -> None:
+        """Count the messages of every `perform` against these budgets, waiting when they are spent."""
+        self.budgets = budgets
+
+    async def pace(self, call: Call) -> None:
+        """Wait until the budgets let the call's messages go, and count them; a call that sends none passes.
+
+        Replies to residents and officials share the limits with the outbox: uncounted, a surge of them drew
+        429s, and a reply refused with 429 was lost (a webhook answer is made by Telegram, out of our sight).
+        """
+        cost = messages_in(call)
+        chat_id = call.params.get("chat_id")
+        if self.budgets is None or cost == 0 or not isinstance(chat_id, int):
+            return
+        await self.budgets.acquire(Messenger.TELEGRAM, chat_id, cost)
 
     def check_response(
         self, bot: Bot, method: TelegramMethod[TelegramType], status_code: int, content: str
@@ -138,5 +158,12 @@ def json_session(bot: Bot) -> JsonSession:
 
 
 async def perform(bot: Bot, call: Call) -> Any:
-    """Make a plain call through the bot's JSON session and return Telegram's result."""
+    """Make a plain call through the bot's JSON session, within the send budgets, and return Telegram's result."""
+    session = json_session(bot)
+    await session.pace(call)
+    return await session.call(bot, call)
+
+
+async def perform_counted(bot: Bot, call: Call) -> Any:
+    """Make a call whose messages the caller already counted against the budgets (the delivery worker)."""
     return await json_session(bot).call(bot, call)

@@ -14,6 +14,7 @@ from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_applicati
 from aiohttp import web
 
 from handlers.telegram.intake import TelegramIntake, Unreadable
+from handlers.telegram.session import json_session
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,8 @@ class AnsweringRequestHandler(SimpleRequestHandler):
             log.warning("a webhook update could not be read and was skipped")
             return web.json_response({})
         if answer is not None:
+            # Telegram makes the call as soon as it reads the answer: it must fit the send budgets first.
+            await json_session(bot).pace(answer)
             return web.json_response(answer.as_webhook_answer(), dumps=bot.session.json_dumps)
         return web.json_response({})
 

@@ -15,6 +15,7 @@ from vkbottle import API, VKAPIError
 from vkbottle.polling import BotPolling
 
 from bot import dialog
+from bot.delivery import Budgets
 from bot.i18n import DEFAULT_LANGUAGE
 from bot.models import Messenger, Reply, ResidentProfile, ResidentRef
 from bot.reception import Reception
@@ -45,8 +46,11 @@ class _Polling(BotPolling):
 class VkAdapter:
     """Serves residents who write to the city's VK community."""
 
-    def __init__(self, reception: Reception, api: API, group_id: int, state_dir: Path) -> None:
+    def __init__(
+        self, reception: Reception, api: API, group_id: int, state_dir: Path, budgets: Budgets | None = None
+    ) -> None:
         self._reception = reception
+        self._budgets = budgets
         self._api = api
         self._group_id = group_id
         self._state_dir = state_dir
@@ -120,7 +124,7 @@ class VkAdapter:
 
     async def _name(self, user_id: int) -> str:
         try:
-            response = await self._api.request("users.get", {"user_ids": user_id})
+            response = await self._paced("users.get", {"user_ids": user_id})
             user = response["response"][0]
             name = " ".join(str(user.get(k) or "") for k in ("first_name", "last_name")).strip()
         except (VKAPIError, KeyError, IndexError, TypeError):
@@ -155,7 +159,7 @@ class VkAdapter:
             snackbar = {"type": "show_snackbar", "text": plain(alerts[0].text)[:SNACKBAR_LIMIT]}
             answer["event_data"] = json.dumps(snackbar, ensure_ascii=False)
         try:
-            await self._api.request("messages.sendMessageEventAnswer", answer)
+            await self._paced("messages.sendMessageEventAnswer", answer)
         except VKAPIError as exc:
             log.info("VK event answer refused: %s", exc.code)
         await self.send_replies(press.user_id, [r for r in replies if not r.alert], ClientCaps(True, True))
@@ -172,7 +176,13 @@ class VkAdapter:
             if markup is not None:
                 params["keyboard"] = markup
             try:
-                await self._api.request("messages.send", params)
+                await self._paced("messages.send", params)
             except VKAPIError as exc:
                 log.warning("VK reply refused: %s", exc.code)
                 return
+
+    async def _paced(self, method: str, params: dict[str, Any]) -> Any:
+        """An API call within the community's per-second budget, which VK counts for every call of its token."""
+        if self._budgets is not None:
+            await self._budgets.acquire(Messenger.VK, 0)  # VK has no per-chat limit
+        return await self._api.request(method, params)
