@@ -37,10 +37,6 @@ class RedisDelivery:
         """Heads of due chats, leased to this process."""
         return await self.queue.claim_due(now, limit)
 
-    async def next_due_at(self) -> datetime | None:
-        """When the earliest head becomes due."""
-        return await self.queue.next_due_at()
-
     async def mark_sent(self, message: OutboxMessage, message_ids: Sequence[int]) -> None:
         """Link the card to its report first: a crash before the ack repeats the post, never orphans it."""
         if message.link_to_report and message.report_id is not None:

@@ -253,23 +253,6 @@ return out
 """
 )
 
-# ARGV: prefix. The earliest due time (us, as text) of an idle head, or false if none.
-_LUA_NEXT_DUE = (
-    _LUA_COMMON
-    + """
-local best = false
-local z = redis.call('ZRANGE', P .. ':due', 0, 0, 'WITHSCORES')
-if #z > 0 then best = z[2] end
-local r = redis.call('ZRANGE', P .. ':ready', 0, 0)
-if #r > 0 then
-  local head = string.match(r[1], '^0*(%d+)|')
-  local due = redis.call('HGET', P .. ':m:' .. head, 'due')
-  if due and (not best or tonumber(due) < tonumber(best)) then best = due end
-end
-return best
-"""
-)
-
 # ARGV: prefix, consumer. Leave the consumer group if holding nothing.
 _LUA_FORGET = (
     _LUA_COMMON
@@ -397,7 +380,6 @@ class RedisQueue:
         self._sent = client.register_script(_LUA_SENT)
         self._retry = client.register_script(_LUA_RETRY)
         self._failed = client.register_script(_LUA_FAILED)
-        self._next_due = client.register_script(_LUA_NEXT_DUE)
         self._forget = client.register_script(_LUA_FORGET)
 
     @classmethod
@@ -462,11 +444,6 @@ class RedisQueue:
         taken = [load_message(flat[i + 1], int(flat[i]), int(flat[i + 2])) for i in range(0, len(flat), 3)]
         taken.sort(key=lambda m: (-m.priority, m.id or 0))
         return taken
-
-    async def next_due_at(self) -> datetime | None:
-        """When the earliest head not being sent becomes due (None if every chat is empty or leased)."""
-        best = await self._next_due(args=[self.namespace])
-        return _from_micros(str(best)) if best else None
 
     async def mark_sent(self, message: OutboxMessage, message_ids: Sequence[int]) -> None:
         """Delivered: remove it and let the chat's next message go.

@@ -664,17 +664,6 @@ class SqliteStorage:
 
         return await self._run(work, self._delivery)
 
-    async def next_due_at(self) -> datetime | None:
-        """When the earliest pending message becomes due."""
-
-        # Only chat heads count: a message behind a head that backs off is not due before its head.
-        def work(db: sqlite3.Connection) -> datetime | None:
-            cur = db.execute(f"SELECT MIN(o.next_attempt_at) FROM ({HEADS}) h JOIN outbox o ON o.id = h.id")
-            row = cur.fetchone()
-            return from_ts(row[0]) if row and row[0] else None
-
-        return await self._run(work, self._delivery)
-
     def _mark_sent(self, db: sqlite3.Connection, message: OutboxMessage, message_ids: Sequence[int]) -> None:
         # Only a group's budget spans longer than a restart (a minute; the others a second).
         log = self._log_group_sends and message.to_group

@@ -77,7 +77,6 @@ def texts(messages: list[OutboxMessage]) -> list[str]:
 
 async def test_empty_queue(queue: Queue) -> None:
     assert await queue.claim_due(now(), 10) == []
-    assert await queue.next_due_at() is None
     assert await queue.pending_count() == 0
     assert await queue.failed_count() == 0
 
@@ -189,34 +188,6 @@ async def test_retry_keeps_order_and_blocks_only_its_chat(queue: Queue) -> None:
     assert texts(await queue.claim_due(at, 10)) == ["a2"]
 
 
-async def test_next_due_at(queue: Queue) -> None:
-    before = now()
-    await queue.enqueue([msg(1, "a1")])
-    due = await queue.next_due_at()
-    assert due is not None and before <= due <= now()  # queued messages are due at once
-    [a1] = await queue.claim_due(now(), 10)
-    at = now() + timedelta(seconds=30)
-    await queue.mark_retry(a1, at, "flood wait")
-    assert await queue.next_due_at() == at
-    [a1] = await queue.claim_due(at, 10)
-    await queue.mark_sent(a1, [])
-    assert await queue.next_due_at() is None
-
-
-async def test_next_due_at_is_the_backing_off_head(queue: Queue, backend: str) -> None:
-    await queue.enqueue([msg(1, "a1"), msg(1, "a2")])
-    [a1] = await queue.claim_due(now(), 10)
-    at = now() + timedelta(seconds=60)
-    await queue.mark_retry(a1, at, "timeout")
-    due = await queue.next_due_at()
-    if backend == "sqlite" and due != at:
-        pytest.skip(
-            "SQLite gap: next_due_at() is MIN(next_attempt_at) over all pending rows, so a2 waiting behind "
-            "a backing-off a1 makes it return a past time and the worker polls without sleeping"
-        )
-    assert due == at
-
-
 async def test_priority_first_then_age_across_chats(queue: Queue) -> None:
     backlog = [msg(STAFF, f"s{i}", PRIORITY_STAFF) for i in range(50)]
     others = [msg(100 + i, f"o{i}", PRIORITY_STAFF) for i in range(100)]
@@ -302,7 +273,6 @@ async def test_many_chats_drain_completely_in_order(queue: Queue) -> None:
     assert len(per_chat) == 100
     assert all(seq == [0, 1, 2, 3, 4] for seq in per_chat.values())
     assert await queue.pending_count() == 0
-    assert await queue.next_due_at() is None
 
 
 # Redis only: several consumers (processes) on one queue.
