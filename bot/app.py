@@ -70,7 +70,7 @@ def report_lanes(settings: Settings) -> bool:
 
 async def _local_budgets(settings: Settings, records: SqliteStorage) -> SendBudgets:
     """In-process budgets that start from what this database's last process sent in the last minute."""
-    budgets = SendBudgets(budget_config(settings))
+    budgets = SendBudgets(budget_config(settings), journal=records.log_send)
     budgets.replay(await records.recent_sends(60.0))
     return budgets
 
@@ -153,7 +153,6 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
         settings.database_path,
         settings.default_answer_hours,
         report_lanes=report_lanes(settings),
-        log_group_sends=settings.telegram_group_per_minute > 0,
     )
     locales = Locales()
     archive = PhotoArchive(settings.photos_dir)

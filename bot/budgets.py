@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
 from bot.models import Messenger
@@ -64,12 +64,23 @@ class BudgetConfig:
     vk_per_second: int = 20
 
 
-class SendBudgets:
-    """Per-chat and global budgets; `acquire` waits until a message may go out and counts it."""
+Journal = Callable[[Messenger, int, int, float], Awaitable[None]]
+"""Keeps (messenger, chat, messages, wall-clock time) of a send whose window outlives a restart."""
 
-    def __init__(self, config: BudgetConfig, clock: Callable[[], float] = time.monotonic) -> None:
+
+class SendBudgets:
+    """Per-chat and global budgets; `acquire` waits until a message may go out and counts it.
+
+    With a `journal`, sends into groups (whose window, a minute, outlives a restart) are also written down before
+    they go, and `replay` gives the next process what the journal kept.
+    """
+
+    def __init__(
+        self, config: BudgetConfig, clock: Callable[[], float] = time.monotonic, journal: Journal | None = None
+    ) -> None:
         self._config = config
         self._clock = clock
+        self._journal = journal
         self._global = {
             Messenger.TELEGRAM: SlidingWindow(config.telegram_global_per_second, 1.0),
             Messenger.VK: SlidingWindow(config.vk_per_second, 1.0),
@@ -121,6 +132,8 @@ class SendBudgets:
         self._acquired += 1
         if self._acquired % SWEEP_EVERY == 0:
             self._sweep(now)
+        if self._journal is not None and chat is not None and chat.limit > 0 and chat.window > 1.0:
+            await self._journal(messenger, chat_id, cost, time.time())
         return waited
 
     def replay(self, sends: Iterable[tuple[Messenger, int, int, float]]) -> None:

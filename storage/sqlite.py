@@ -134,14 +134,11 @@ class SqliteStorage:
         light: aiosqlite.Connection | None = None,
         delivery: aiosqlite.Connection | None = None,
         report_lanes: bool = False,
-        log_group_sends: bool = False,
     ) -> None:
         self._conn = conn
         # A staff chat's lane per report (`OutboxMessage.lane`), or one lane per chat; the worker keys by the same.
         self.report_lanes = report_lanes
-        # Sends into Telegram groups are logged for a group budget that outlives a restart (see `recent_sends`).
-        self._log_group_sends = log_group_sends
-        self._logged = 0
+        self._logged = 0  # sends logged by `log_send`, to prune the log now and then
         # Writes a power cut may undo at no cost (see `open`): their own connection, thread and no fsync each.
         self._light = light or conn
         # The delivery worker's claims and acknowledgements: a staff chat's cards go one after another, and each
@@ -157,13 +154,11 @@ class SqliteStorage:
         path: Path | str,
         default_answer_hours: int = 24,
         report_lanes: bool = False,
-        log_group_sends: bool = False,
     ) -> SqliteStorage:
         """Open (creating if needed) the database, apply the schema and seed default categories.
 
         `report_lanes`: a staff chat's messages form a lane per report (see `OutboxMessage.lane`), so the cards of
-        different reports may go out side by side; otherwise a chat is one lane. `log_group_sends`: remember when
-        messages went into Telegram groups, for a group budget whose minute outlives a restart (`recent_sends`).
+        different reports may go out side by side; otherwise a chat is one lane.
         """
         in_memory = str(path) == ":memory:"
         if not in_memory:
@@ -181,7 +176,7 @@ class SqliteStorage:
             # per commit; a killed process loses none of them, and the next FULL commit makes them durable too.
             light = None if in_memory else await _connect(path, "NORMAL")
             delivery = None if in_memory else await _connect(path, "NORMAL")
-            storage = cls(conn, light, delivery, report_lanes, log_group_sends)
+            storage = cls(conn, light, delivery, report_lanes)
             await storage._seed(default_answer_hours)
         except BaseException:
             for c in (delivery, light, conn):
@@ -651,9 +646,29 @@ class SqliteStorage:
 
         return await self._run(work, self._delivery)
 
+    async def log_send(self, messenger: Messenger, chat_id: int, cost: int, at: float) -> None:
+        """Remember that `cost` messages go into this chat at `at` (wall clock), for budgets that outlive a restart.
+
+        Called before the messages are sent: a process killed while Telegram accepts them must not leave the next
+        one believing the window has room (it drew a 429 with up to a minute's wait). A send that then fails
+        stays counted for its window, which only errs on the safe side.
+        """
+
+        def work(db: sqlite3.Connection) -> None:
+            with _transaction(db):
+                db.execute(
+                    "INSERT INTO sent_log (messenger, chat_id, cost, at) VALUES (?,?,?,?)",
+                    (messenger.value, chat_id, cost, at),
+                )
+                self._logged += 1
+                if self._logged % SENT_LOG_PRUNE_EVERY == 0:
+                    db.execute("DELETE FROM sent_log WHERE at < ?", (at - SENT_LOG_SECONDS,))
+
+        await self._run(work, self._delivery)
+
     async def recent_sends(self, seconds: float) -> list[tuple[Messenger, int, int, float]]:
-        """Messages sent into Telegram groups in the last `seconds` (messenger, chat, messages counted, wall-clock
-        time), oldest first; logged only when the storage was opened with `log_group_sends`."""
+        """Messages logged by `log_send` in the last `seconds` (messenger, chat, messages counted, wall-clock
+        time), oldest first."""
 
         def work(db: sqlite3.Connection) -> list[tuple[Messenger, int, int, float]]:
             cur = db.execute(
@@ -665,19 +680,8 @@ class SqliteStorage:
         return await self._run(work, self._delivery)
 
     def _mark_sent(self, db: sqlite3.Connection, message: OutboxMessage, message_ids: Sequence[int]) -> None:
-        # Only a group's budget spans longer than a restart (a minute; the others a second).
-        log = self._log_group_sends and message.to_group
         with _transaction(db):
             db.execute("DELETE FROM outbox WHERE id = ?", (message.id,))
-            if log:
-                now = time.time()
-                db.execute(
-                    "INSERT INTO sent_log (messenger, chat_id, cost, at) VALUES (?,?,?,?)",
-                    (message.messenger.value, message.chat_id, max(1, len(message_ids)), now),
-                )
-                self._logged += 1
-                if self._logged % SENT_LOG_PRUNE_EVERY == 0:
-                    db.execute("DELETE FROM sent_log WHERE at < ?", (now - SENT_LOG_SECONDS,))
             if message.link_to_report and message.report_id is not None:
                 self._link(db, message.chat_id, message_ids, message.report_id)
 

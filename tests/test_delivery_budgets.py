@@ -48,11 +48,9 @@ def test_album_larger_than_the_budget_waits_for_an_empty_window() -> None:
 
 async def _worker(emulator: TelegramEmulator, tmp_path: Path, config: BudgetConfig, report_lanes: bool = False):
     settings = make_settings(emulator.url, tmp_path / "data")
-    storage = await SqliteStorage.open(
-        tmp_path / "db.sqlite3", report_lanes=report_lanes, log_group_sends=config.telegram_group_per_minute > 0
-    )
+    storage = await SqliteStorage.open(tmp_path / "db.sqlite3", report_lanes=report_lanes)
     bot = make_bot(settings)
-    return storage, bot, _delivery_worker(storage, bot, tmp_path, SendBudgets(config))
+    return storage, bot, _delivery_worker(storage, bot, tmp_path, SendBudgets(config, journal=storage.log_send))
 
 
 def _delivery_worker(storage: SqliteStorage, bot: Bot, tmp_path: Path, budgets: SendBudgets) -> DeliveryWorker:

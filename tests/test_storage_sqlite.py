@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.budgets import BudgetConfig, SendBudgets
 from bot.lifecycle import InvalidTransition, make_event
 from bot.models import (
     Draft,
@@ -254,14 +255,17 @@ async def test_messages_queued_before_lanes_existed_keep_their_chat_order(tmp_pa
         await storage.close()
 
 
-async def test_sends_into_groups_are_logged_for_the_group_budget(tmp_path: Path) -> None:
-    storage = await SqliteStorage.open(tmp_path / "db.sqlite3", log_group_sends=True)
-    group = OutboxMessage(Messenger.TELEGRAM, -100, OutboxKind.ALBUM, photos=("a", "b"))
-    await storage.enqueue([group, OutboxMessage(Messenger.TELEGRAM, 7, OutboxKind.TEXT, text="hi")])
-    for message in await storage.claim_due(datetime.now(UTC), 10):
-        await storage.mark_sent(message, [1, 2] if message.chat_id == -100 else [3])
-    # The group's album counts as its two messages; a private chat's one-second window needs no log.
+async def test_sends_into_groups_are_logged_before_they_go(tmp_path: Path) -> None:
+    storage = await SqliteStorage.open(tmp_path / "db.sqlite3")
+    budgets = SendBudgets(BudgetConfig(telegram_group_per_minute=3), journal=storage.log_send)
+    await budgets.acquire(Messenger.TELEGRAM, -100, 2)  # an album of two into a group
+    await budgets.acquire(Messenger.TELEGRAM, 7)  # a private chat's one-second window needs no log
+    # Logged at the reservation, before any send was acknowledged: a process killed mid-send forgets nothing.
     [(messenger, chat, cost, _)] = await storage.recent_sends(60.0)
     assert (messenger, chat, cost) == (Messenger.TELEGRAM, -100, 2)
     assert await storage.recent_sends(0.0) == []
+    restarted = SendBudgets(BudgetConfig(telegram_group_per_minute=3))
+    restarted.replay(await storage.recent_sends(60.0))
+    assert restarted.wait_time(Messenger.TELEGRAM, -100, 2) > 50
+    assert restarted.wait_time(Messenger.TELEGRAM, -100, 1) == 0.0
     await storage.close()
