@@ -18,9 +18,9 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats, LinkPreviewOptions
 
-from bot.budgets import BudgetConfig, SendBudgets
+from bot.budgets import BudgetConfig, Budgets, SendBudgets
 from bot.config import CoreConfig, utc_now
-from bot.delivery import Budgets, DeliveryWorker, Sender
+from bot.delivery import DeliveryWorker, Sender
 from bot.i18n import Locales
 from bot.local_delivery import WakeSender, delivery_lock, wake_listener
 from bot.locks import Locks

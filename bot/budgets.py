@@ -2,15 +2,23 @@
 
 Each budget is a sliding-window log: at most `limit` messages in any `window` seconds. Unlike a token bucket it
 never lets a burst plus the refill exceed what a sliding-window counter on the platform's side allows.
+
+The platform counts a message when its request arrives, which under a busy event loop can be tens of
+milliseconds after we reserved it. So a message reserved with a ticket counts as on its way until `settle`, and
+from then on at the moment its answer came back (no earlier than its arrival): two messages reserved exactly a
+window apart can no longer arrive less than a window apart.
 """
 
 from __future__ import annotations
 
 import asyncio
+import secrets
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Protocol
 
 from bot.models import Messenger
 
@@ -18,17 +26,20 @@ SWEEP_EVERY = 1000
 # The platform counts a message when it arrives, a moment after we counted it; keep a little clear of the edge.
 MARGIN_FRACTION = 0.01
 MARGIN_SECONDS = 0.025
+# How often to look again when the window is full of messages still on their way (their time is not known yet).
+IN_FLIGHT_POLL_SECONDS = 0.05
 
 
 class SlidingWindow:
-    """Times of the messages sent in the last `window` seconds."""
+    """Times of the messages sent in the last `window` seconds, and how many are still on their way."""
 
-    __slots__ = ("limit", "sent", "window")
+    __slots__ = ("limit", "on_way", "sent", "window")
 
     def __init__(self, limit: int, window: float) -> None:
         self.limit = limit
         self.window = window
         self.sent: deque[float] = deque()
+        self.on_way = 0  # reserved, not yet settled: counted whatever their time turns out to be
 
     def wait_time(self, now: float, cost: int) -> float:
         """Seconds until `cost` more messages fit; 0 when they fit now (always, for a limit of 0: no budget)."""
@@ -38,9 +49,13 @@ class SlidingWindow:
             self.sent.popleft()
         # A batch larger than the whole budget (a 10-photo album into a 1-per-second chat) waits for an empty window.
         need = min(cost, self.limit)
-        if len(self.sent) + need <= self.limit:
+        used = len(self.sent) + self.on_way
+        if used + need <= self.limit:
             return 0.0
-        edge = self.sent[len(self.sent) + need - self.limit - 1] + self.window - now
+        oldest_to_leave = used + need - self.limit - 1
+        if oldest_to_leave >= len(self.sent):
+            return IN_FLIGHT_POLL_SECONDS
+        edge = self.sent[oldest_to_leave] + self.window - now
         return edge + self.window * MARGIN_FRACTION + MARGIN_SECONDS
 
     def record(self, now: float, cost: int) -> None:
@@ -48,10 +63,51 @@ class SlidingWindow:
         if self.limit > 0:
             self.sent.extend([now] * cost)
 
+    def hold(self, cost: int) -> None:
+        """Count `cost` messages on their way."""
+        if self.limit > 0:
+            self.on_way += cost
+
+    def settle(self, now: float, cost: int) -> None:
+        """The `cost` messages on their way have arrived by `now` (stamps stay in order: `now` is the latest)."""
+        if self.limit > 0:
+            self.on_way -= cost
+            self.sent.extend([now] * cost)
+
     @property
     def idle(self) -> bool:
         """Nothing in the window (safe to forget)."""
-        return not self.sent
+        return not self.sent and not self.on_way
+
+
+class Budgets(Protocol):
+    """Send budgets: in-process (`SendBudgets`) or shared by processes through Redis (`RedisSendBudgets`)."""
+
+    async def reserve(self, messenger: Messenger, chat_id: int, cost: int = 1, ticket: str | None = None) -> float:
+        """Count the messages and return 0 if they may go now, else the seconds to wait (nothing counted).
+
+        With a `ticket` they count as on their way until `settle(ticket)`; without, as sent now.
+        """
+        ...
+
+    async def settle(self, ticket: str) -> None:
+        """The messages reserved with `ticket` have reached the messenger (or failed): they count from now."""
+        ...
+
+
+@asynccontextmanager
+async def sending(budgets: Budgets, messenger: Messenger, chat_id: int, cost: int = 1) -> AsyncIterator[None]:
+    """Wait until the budgets let `cost` messages go to this chat, and count them for the block that sends them."""
+    ticket = secrets.token_hex(8)
+    while True:
+        wait = await budgets.reserve(messenger, chat_id, cost, ticket)
+        if wait <= 0:
+            break
+        await asyncio.sleep(wait)  # a budget shared through Redis cannot wake us: look again when it should fit
+    try:
+        yield
+    finally:
+        await budgets.settle(ticket)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +142,7 @@ class SendBudgets:
             Messenger.VK: SlidingWindow(config.vk_per_second, 1.0),
         }
         self._chats: dict[tuple[Messenger, int], SlidingWindow] = {}
+        self._on_way: dict[str, tuple[list[SlidingWindow], int]] = {}
         self._acquired = 0
 
     def _chat(self, messenger: Messenger, chat_id: int) -> SlidingWindow | None:
@@ -110,31 +167,63 @@ class SendBudgets:
             waits.append(chat.wait_time(now, cost))
         return max(waits)
 
-    async def reserve(self, messenger: Messenger, chat_id: int, cost: int = 1) -> float:
-        """Count the message if it may go now and return 0; otherwise count nothing and return the wait."""
+    async def reserve(self, messenger: Messenger, chat_id: int, cost: int = 1, ticket: str | None = None) -> float:
+        """Count the messages if they may go now and return 0; otherwise count nothing and return the wait."""
         wait = self.wait_time(messenger, chat_id, cost)
         if wait > 0:
             return wait
-        await self.acquire(messenger, chat_id, cost)
+        if ticket is None:
+            await self._count(messenger, chat_id, cost)
+            return 0.0
+        chat = self._chat(messenger, chat_id)
+        windows = [self._global[messenger]] if chat is None else [self._global[messenger], chat]
+        for window in windows:
+            window.hold(cost)
+        self._on_way[ticket] = (windows, cost)
+        self._swept(self._clock())
+        if chat is not None:
+            await self._journal_send(messenger, chat_id, cost, chat)
         return 0.0
 
+    async def settle(self, ticket: str) -> None:
+        """The messages reserved with `ticket` count from now on (an unknown or settled ticket is ignored)."""
+        held = self._on_way.pop(ticket, None)
+        if held is None:
+            return
+        windows, cost = held
+        now = self._clock()
+        for window in windows:
+            window.settle(now, cost)
+
     async def acquire(self, messenger: Messenger, chat_id: int, cost: int = 1) -> float:
-        """Wait for the budgets and count the message; returns how long it waited."""
+        """Wait for the budgets and count the messages as sent now; returns how long it waited."""
         waited = 0.0
         while (delay := self.wait_time(messenger, chat_id, cost)) > 0:
             await asyncio.sleep(delay)
             waited += delay
+        await self._count(messenger, chat_id, cost)
+        return waited
+
+    async def _count(self, messenger: Messenger, chat_id: int, cost: int) -> None:
         now = self._clock()
         self._global[messenger].record(now, cost)
         chat = self._chat(messenger, chat_id)
         if chat is not None:
             chat.record(now, cost)
+        self._swept(now)  # after recording: a sweep forgets empty windows, this chat's among them
+        if chat is not None:
+            await self._journal_send(messenger, chat_id, cost, chat)
+
+    def _swept(self, now: float) -> None:
+        """Count a reservation; now and then forget the windows of chats that have been quiet for a window."""
         self._acquired += 1
         if self._acquired % SWEEP_EVERY == 0:
             self._sweep(now)
-        if self._journal is not None and chat is not None and chat.limit > 0 and chat.window > 1.0:
+
+    async def _journal_send(self, messenger: Messenger, chat_id: int, cost: int, window: SlidingWindow) -> None:
+        # Only a group's window (a minute) outlives a restart; written before the message goes.
+        if self._journal is not None and window.limit > 0 and window.window > 1.0:
             await self._journal(messenger, chat_id, cost, time.time())
-        return waited
 
     def replay(self, sends: Iterable[tuple[Messenger, int, int, float]]) -> None:
         """Count messages an earlier process sent (messenger, chat, count, wall-clock time), oldest first.

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import secrets
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from bot.budgets import Budgets
 from bot.config import Clock
 from bot.formatting import esc
 from bot.i18n import Gettext
@@ -49,18 +51,6 @@ class Sender(Protocol):
     """Sends one outbox message to its messenger and returns the ids of the messages it made."""
 
     async def send(self, message: OutboxMessage) -> list[int]: ...
-
-
-class Budgets(Protocol):
-    """Send budgets: in-process (`SendBudgets`) or shared by processes through Redis."""
-
-    async def reserve(self, messenger: Messenger, chat_id: int, cost: int = 1) -> float:
-        """Count the message and return 0 if it may go now, else the seconds to wait (nothing counted)."""
-        ...
-
-    async def acquire(self, messenger: Messenger, chat_id: int, cost: int = 1) -> float:
-        """Wait until the message may go and count it; returns the seconds waited."""
-        ...
 
 
 def backoff(attempts: int) -> float:
@@ -204,6 +194,14 @@ class DeliveryWorker:
         while current is not None:
             current = await self._deliver_one(current)
 
+    async def _send(self, sender: Sender, message: OutboxMessage, ticket: str) -> list[int]:
+        """Send, then tell the budgets the message has arrived (or failed): it counts from then on."""
+        try:
+            return await sender.send(message)
+        finally:
+            if self._budgets is not None:
+                await self._budgets.settle(ticket)
+
     async def _deliver_one(self, message: OutboxMessage) -> OutboxMessage | None:
         """Try one message; when it was sent, the lane's next due message if the queue hands it over at once."""
         sender = self._senders.get(message.messenger)
@@ -211,8 +209,10 @@ class DeliveryWorker:
             # A messenger not configured now (e.g. VK token removed): keep it for when it returns.
             await self._storage.mark_retry(message, self._retry_at(message, MAX_BACKOFF_SECONDS), "no sender")
             return None
+        ticket = secrets.token_hex(8)
         if self._budgets is not None:
-            while (wait := await self._budgets.reserve(message.messenger, message.chat_id, cost_of(message))) > 0:
+            cost = cost_of(message)
+            while (wait := await self._budgets.reserve(message.messenger, message.chat_id, cost, ticket)) > 0:
                 if wait > HOLD_FOR_BUDGET_SECONDS:
                     # Don't sit on a leased message for long (another worker would take it over when the lease
                     # ends): put it back, due when the budget allows.
@@ -222,7 +222,7 @@ class DeliveryWorker:
         key = self._lane_of(message)
         self._sending.add(key)
         try:
-            ids = await sender.send(message)
+            ids = await self._send(sender, message, ticket)
         except RetryLater as exc:
             self.stats.rate_limited += 1
             await self._storage.mark_retry(message, self._retry_at(message, exc.seconds), str(exc))

@@ -1,7 +1,8 @@
 """Send budgets shared by every worker process through Redis, so together they stay within the limits.
 
 The same sliding-window log as `bot.budgets`, kept in sorted sets and checked and counted by one Lua script
-on Redis's own clock, so processes on different hosts agree on time.
+on Redis's own clock, so processes on different hosts agree on time. A reservation with a ticket is stamped when
+it is made and stamped again, on Redis's clock, when the process settles it after the send.
 """
 
 from __future__ import annotations
@@ -43,6 +44,18 @@ for i, key in ipairs(KEYS) do
 end
 return 0
 """
+# KEYS: the windows the reservation counted in. ARGV: cost, token, then the window (ms) per key.
+_LUA_SETTLE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+for i, key in ipairs(KEYS) do
+  for n = 1, tonumber(ARGV[1]) do
+    redis.call('ZADD', key, now, ARGV[2] .. ':' .. n)
+  end
+  redis.call('PEXPIRE', key, tonumber(ARGV[2 + i]) + 1000)
+end
+return 1
+"""
 
 
 class RedisSendBudgets:
@@ -52,6 +65,9 @@ class RedisSendBudgets:
         self._config = config
         self._prefix = f"{namespace}:budget"
         self._acquire = client.register_script(_LUA_ACQUIRE)
+        self._settle = client.register_script(_LUA_SETTLE)
+        # Reservations of this process on their way: ticket -> (keys, their windows in ms, cost).
+        self._on_way: dict[str, tuple[list[str], list[int], int]] = {}
 
     def _windows(self, messenger: Messenger, chat_id: int) -> list[tuple[str, int, float]]:
         c = self._config
@@ -65,17 +81,34 @@ class RedisSendBudgets:
                 windows.append((f"{self._prefix}:tg:{chat_id}", c.telegram_private_per_second, 1.0))
         return [w for w in windows if w[1] > 0]
 
-    async def reserve(self, messenger: Messenger, chat_id: int, cost: int = 1) -> float:
-        """Count the message if the shared budgets allow it now and return 0; otherwise return the wait."""
+    async def reserve(self, messenger: Messenger, chat_id: int, cost: int = 1, ticket: str | None = None) -> float:
+        """Count the messages if the shared budgets allow it now and return 0; otherwise return the wait.
+
+        With a `ticket`, `settle(ticket)` stamps them again once they have arrived.
+        """
         windows = self._windows(messenger, chat_id)
         if not windows:
             return 0.0
-        args: list[str | int] = [cost, secrets.token_hex(8)]
-        for _key, limit, seconds in windows:
-            # The platform counts a message a moment after we do: keep a little clear of the window's edge.
-            args += [limit, int((seconds * (1 + MARGIN_FRACTION) + MARGIN_SECONDS) * 1000)]
-        wait_ms = int(await self._acquire(keys=[w[0] for w in windows], args=args))
-        return max(0.0, wait_ms / 1000)
+        token = ticket or secrets.token_hex(8)
+        keys = [w[0] for w in windows]
+        # The platform counts a message a moment after we do: keep a little clear of the window's edge.
+        spans = [int((seconds * (1 + MARGIN_FRACTION) + MARGIN_SECONDS) * 1000) for _key, _limit, seconds in windows]
+        args: list[str | int] = [cost, token]
+        for (_key, limit, _seconds), span in zip(windows, spans, strict=True):
+            args += [limit, span]
+        wait_ms = int(await self._acquire(keys=keys, args=args))
+        if wait_ms > 0:
+            return wait_ms / 1000
+        if ticket is not None:
+            self._on_way[ticket] = (keys, spans, cost)
+        return 0.0
+
+    async def settle(self, ticket: str) -> None:
+        """The messages reserved with `ticket` count from now (Redis's clock); an unknown ticket is ignored."""
+        held = self._on_way.pop(ticket, None)
+        if held is not None:
+            keys, spans, cost = held
+            await self._settle(keys=keys, args=[cost, ticket, *spans])
 
     async def acquire(self, messenger: Messenger, chat_id: int, cost: int = 1) -> float:
         """Wait for the shared budgets and count the message; returns how long it waited."""

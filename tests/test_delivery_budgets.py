@@ -8,18 +8,22 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import pytest
+import redis.asyncio as aioredis
 from aiogram import Bot
 
 from bot.app import make_bot
-from bot.budgets import BudgetConfig, SendBudgets, SlidingWindow
+from bot.budgets import BudgetConfig, Budgets, SendBudgets, SlidingWindow
 from bot.config import utc_now
 from bot.delivery import LANES_PER_CHAT, DeliveryWorker
 from bot.i18n import Locales
 from bot.models import PRIORITY_RESIDENT, PRIORITY_STAFF, Messenger, OutboxKind, OutboxMessage
 from bot.photos import PhotoArchive
 from handlers.telegram.sender import TelegramSender
+from storage.redis_budgets import RedisSendBudgets
 from storage.sqlite import SqliteStorage
 from tests.harness import STAFF_CHAT, make_settings
+from tests.redis_ns import REDIS_URL
 from tests.tg_emulator import TelegramEmulator
 
 
@@ -233,3 +237,24 @@ def test_replayed_sends_fill_the_window() -> None:
     # Full until the oldest send leaves the minute, about 10 s from now.
     assert 9.0 < budgets.wait_time(Messenger.TELEGRAM, STAFF_CHAT) < 11.5
     assert budgets.wait_time(Messenger.TELEGRAM, -200) == 0.0
+
+
+@pytest.mark.parametrize("backend", ["local", "redis"])
+async def test_a_message_counts_from_when_it_arrived(backend: str, namespace: str) -> None:
+    config = BudgetConfig(telegram_group_per_minute=0, telegram_private_per_second=1, telegram_global_per_second=0)
+    client = aioredis.Redis.from_url(REDIS_URL, decode_responses=True)
+    budgets: Budgets = SendBudgets(config) if backend == "local" else RedisSendBudgets(client, config, namespace)
+    try:
+        assert await budgets.reserve(Messenger.TELEGRAM, 41, 1, "first") == 0.0
+        # While the first message is on its way, the chat's one-a-second budget is spent.
+        assert await budgets.reserve(Messenger.TELEGRAM, 41, 1, "second") > 0
+        await asyncio.sleep(0.5)  # the send took half a second (a busy event loop, a slow upload)
+        await budgets.settle("first")
+        await asyncio.sleep(0.6)
+        # A second after the reservation but half a second after the arrival: Telegram still counts it.
+        assert 0.3 < await budgets.reserve(Messenger.TELEGRAM, 41, 1, "second") < 0.6
+        await asyncio.sleep(0.6)
+        assert await budgets.reserve(Messenger.TELEGRAM, 41, 1, "second") == 0.0
+        await budgets.settle("second")
+    finally:
+        await client.aclose()

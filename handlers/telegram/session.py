@@ -7,6 +7,8 @@ aiogram's multipart path.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from http import HTTPStatus
 from typing import Any, cast
 
@@ -17,7 +19,7 @@ from aiogram.methods import TelegramMethod
 from aiogram.methods.base import Response, TelegramType
 from aiohttp import ClientError, ClientTimeout
 
-from bot.delivery import Budgets
+from bot.budgets import Budgets, sending
 from bot.models import Messenger
 from handlers.telegram.calls import Call, get_file, messages_in
 
@@ -37,8 +39,9 @@ class JsonSession(AiohttpSession):
         """Count the messages of every `perform` against these budgets, waiting when they are spent."""
         self.budgets = budgets
 
-    async def pace(self, call: Call) -> None:
-        """Wait until the budgets let the call's messages go, and count them; a call that sends none passes.
+    @contextlib.asynccontextmanager
+    async def paced(self, call: Call) -> AsyncIterator[None]:
+        """Wait until the budgets let the call's messages go, and count them for the block that makes the call.
 
         Replies to residents and officials share the limits with the outbox: uncounted, a surge of them drew
         429s, and a reply refused with 429 was lost (a webhook answer is made by Telegram, out of our sight).
@@ -46,8 +49,10 @@ class JsonSession(AiohttpSession):
         cost = messages_in(call)
         chat_id = call.params.get("chat_id")
         if self.budgets is None or cost == 0 or not isinstance(chat_id, int):
+            yield
             return
-        await self.budgets.acquire(Messenger.TELEGRAM, chat_id, cost)
+        async with sending(self.budgets, Messenger.TELEGRAM, chat_id, cost):
+            yield
 
     def check_response(
         self, bot: Bot, method: TelegramMethod[TelegramType], status_code: int, content: str
@@ -160,8 +165,8 @@ def json_session(bot: Bot) -> JsonSession:
 async def perform(bot: Bot, call: Call) -> Any:
     """Make a plain call through the bot's JSON session, within the send budgets, and return Telegram's result."""
     session = json_session(bot)
-    await session.pace(call)
-    return await session.call(bot, call)
+    async with session.paced(call):
+        return await session.call(bot, call)
 
 
 async def perform_counted(bot: Bot, call: Call) -> Any:

@@ -41,8 +41,8 @@ class AnsweringRequestHandler(SimpleRequestHandler):
             return web.json_response({})
         if answer is not None:
             # Telegram makes the call as soon as it reads the answer: it must fit the send budgets first.
-            await json_session(bot).pace(answer)
-            return web.json_response(answer.as_webhook_answer(), dumps=bot.session.json_dumps)
+            async with json_session(bot).paced(answer):
+                return web.json_response(answer.as_webhook_answer(), dumps=bot.session.json_dumps)
         return web.json_response({})
 
 

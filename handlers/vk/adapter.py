@@ -15,7 +15,7 @@ from vkbottle import API, VKAPIError
 from vkbottle.polling import BotPolling
 
 from bot import dialog
-from bot.delivery import Budgets
+from bot.budgets import Budgets, sending
 from bot.i18n import DEFAULT_LANGUAGE
 from bot.models import Messenger, Reply, ResidentProfile, ResidentRef
 from bot.reception import Reception
@@ -183,6 +183,7 @@ class VkAdapter:
 
     async def _paced(self, method: str, params: dict[str, Any]) -> Any:
         """An API call within the community's per-second budget, which VK counts for every call of its token."""
-        if self._budgets is not None:
-            await self._budgets.acquire(Messenger.VK, 0)  # VK has no per-chat limit
-        return await self._api.request(method, params)
+        if self._budgets is None:
+            return await self._api.request(method, params)
+        async with sending(self._budgets, Messenger.VK, 0):  # VK has no per-chat limit
+            return await self._api.request(method, params)
