@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 
+from bot.settings import Settings
 from tests.harness import (
     OFFICIAL,
     STAFF_CHAT,
@@ -20,71 +23,79 @@ from tests.harness import (
     wait_for_count,
     world,
 )
-from tests.tg_emulator import TelegramEmulator
+from tests.tg_emulator import EmulatorClient, TelegramEmulator
+
+
+@contextlib.asynccontextmanager
+async def _emulator(tmp_path: Path) -> AsyncIterator[tuple[EmulatorClient, Settings]]:
+    """The emulator with the staff chat, and the bot's settings for it."""
+    async with TelegramEmulator() as emulator:
+        await emulator.client.create_chat(STAFF_CHAT, "City staff", "supergroup")
+        yield emulator.client, make_settings(emulator.url, tmp_path / "data")
+
+
+@contextlib.asynccontextmanager
+async def _bot_process(settings: Settings) -> AsyncIterator[BotProcess]:
+    """The bot as a process of its own, to kill and restart; it must stop cleanly at the end."""
+    process = BotProcess(settings)
+    process.start()
+    try:
+        await process.ready()
+        yield process
+    finally:
+        assert await process.stop() == 0
 
 
 async def test_killed_between_confirmation_and_posting_posts_once_after_restart(tmp_path: Path) -> None:
-    async with TelegramEmulator() as emulator:
-        client = emulator.client
-        await client.create_chat(STAFF_CHAT, "City staff", "supergroup")
-        settings = make_settings(emulator.url, tmp_path / "data")
-        process = BotProcess(settings)
+    async with _emulator(tmp_path) as (client, settings), _bot_process(settings) as process:
+        resident = Resident(client, {"id": 901, "first_name": "Olga", "language_code": "en"})
+        official = StaffMember(client, OFFICIAL)
+        summary = await file_report(resident, "Manhole without a cover")
+        # Telegram is down for the staff chat: the card cannot be posted yet.
+        await client.set_outage(STAFF_CHAT, True)
+        [confirmation] = await resident.press(summary, "Send")
+        assert "#1" in text_of(confirmation)
+        for _ in range(100):
+            if any(c["chat_id"] == STAFF_CHAT and c["status"] == 500 for c in await client.calls("sendPhoto")):
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError("the bot never tried to post the card")
+        # Kill once the confirmation is recorded as delivered (a kill between Telegram accepting a message
+        # and the bot recording it repeats that message once: at least once, by design).
+        pending = "SELECT COUNT(*) FROM outbox WHERE status = 'pending' AND chat_id = ?"
+        await wait_for_count(settings.database_path, pending, 0, (resident.id,))
+        process.kill()
+        await client.set_outage(STAFF_CHAT, False)
+        assert await official.inbox() == []
+
+        since = await client.last_seq()
         process.start()
-        try:
-            await process.ready()
-            resident = Resident(client, {"id": 901, "first_name": "Olga", "language_code": "en"})
-            official = StaffMember(client, OFFICIAL)
-            summary = await file_report(resident, "Manhole without a cover")
-            # Telegram is down for the staff chat: the card cannot be posted yet.
-            await client.set_outage(STAFF_CHAT, True)
-            [confirmation] = await resident.press(summary, "Send")
-            assert "#1" in text_of(confirmation)
-            for _ in range(100):
-                if any(c["chat_id"] == STAFF_CHAT and c["status"] == 500 for c in await client.calls("sendPhoto")):
-                    break
-                await asyncio.sleep(0.05)
-            else:
-                raise AssertionError("the bot never tried to post the card")
-            # Kill once the confirmation is recorded as delivered (a kill between Telegram accepting a message
-            # and the bot recording it repeats that message once: at least once, by design).
-            pending = "SELECT COUNT(*) FROM outbox WHERE status = 'pending' AND chat_id = ?"
-            await wait_for_count(settings.database_path, pending, 0, (resident.id,))
-            process.kill()
-            await client.set_outage(STAFF_CHAT, False)
-            assert await official.inbox() == []
+        await process.ready()
+        [card] = await official.wait(since)
+        assert "Report #1" in text_of(card) and "Manhole without a cover" in text_of(card)
+        await asyncio.sleep(1.5)
+        cards = [m for m in await official.inbox() if "Report #" in text_of(m)]
+        assert len(cards) == 1
+        confirmations = [m for m in await resident.inbox() if "is sent to the officials" in text_of(m)]
+        assert len(confirmations) == 1
 
-            since = await client.last_seq()
-            process.start()
-            await process.ready()
-            [card] = await official.wait(since)
-            assert "Report #1" in text_of(card) and "Manhole without a cover" in text_of(card)
-            await asyncio.sleep(1.5)
-            cards = [m for m in await official.inbox() if "Report #" in text_of(m)]
-            assert len(cards) == 1
-            confirmations = [m for m in await resident.inbox() if "is sent to the officials" in text_of(m)]
-            assert len(confirmations) == 1
-
-            # The bot dies as the official's answer is handled: after the restart the answer still arrives. The
-            # update may not have been confirmed to Telegram yet, and then it is handled again: at least once, so
-            # at most one more copy per crash, recognisable by the report's number.
-            since = await resident.mark()
-            await official.reply(card, "A crew is on the way")
-            process.kill()
-            process.start()
-            await process.ready()
-            await resident.wait(since)
-            answers = await resident.quiet(since, 1.5)
-            assert 1 <= len(answers) <= 2
-            assert all("A crew is on the way" in text_of(a) and "#1" in text_of(a) for a in answers)
-        finally:
-            assert await process.stop() == 0
+        # The bot dies as the official's answer is handled: after the restart the answer still arrives. The
+        # update may not have been confirmed to Telegram yet, and then it is handled again: at least once, so
+        # at most one more copy per crash, recognisable by the report's number.
+        since = await resident.mark()
+        await official.reply(card, "A crew is on the way")
+        process.kill()
+        process.start()
+        await process.ready()
+        await resident.wait(since)
+        answers = await resident.quiet(since, 1.5)
+        assert 1 <= len(answers) <= 2
+        assert all("A crew is on the way" in text_of(a) and "#1" in text_of(a) for a in answers)
 
 
 async def test_draft_survives_a_restart(tmp_path: Path) -> None:
-    async with TelegramEmulator() as emulator:
-        client = emulator.client
-        await client.create_chat(STAFF_CHAT, "City staff", "supergroup")
-        settings = make_settings(emulator.url, tmp_path / "data")
+    async with _emulator(tmp_path) as (client, settings):
         resident = Resident(client, {"id": 902, "first_name": "Petr", "language_code": "en"})
         async with running_bot(settings):
             question = await resident.say("/new")
@@ -139,46 +150,34 @@ async def test_blocked_resident_is_recorded_and_officials_told(tmp_path: Path) -
 
 
 async def test_an_update_under_way_at_a_kill_is_handled_after_the_restart(tmp_path: Path) -> None:
-    async with TelegramEmulator() as emulator:
-        client = emulator.client
-        await client.create_chat(STAFF_CHAT, "City staff", "supergroup")
-        settings = make_settings(emulator.url, tmp_path / "data")
-        process = BotProcess(settings)
-        process.start()
-        try:
-            await process.ready()
-            resident = Resident(client, {"id": 905, "first_name": "Inna", "language_code": "en"})
-            question = await resident.say("/new")
-            [question] = await resident.press(question, "Roads")
-            await resident.say("Fallen tree across the path")
-            await resident.say("Park Pobedy")
-            # The photo's download hangs, so its update is still being handled when the bot dies.
-            await client.hang("getFile", 60)
-            since = await resident.mark()
-            await client.inject_private_message(resident.user, photo=photo_bytes(12))
-            for _ in range(200):
-                if not await client.faults():  # the rule is spent: getFile was called and hangs
-                    break
-                await asyncio.sleep(0.05)
-            else:
-                raise AssertionError("the bot never asked for the photo")
-            process.kill()
-            await client.clear_faults()
-            assert await resident.inbox(since) == []
+    async with _emulator(tmp_path) as (client, settings), _bot_process(settings) as process:
+        resident = Resident(client, {"id": 905, "first_name": "Inna", "language_code": "en"})
+        question = await resident.say("/new")
+        [question] = await resident.press(question, "Roads")
+        await resident.say("Fallen tree across the path")
+        await resident.say("Park Pobedy")
+        # The photo's download hangs, so its update is still being handled when the bot dies.
+        await client.hang("getFile", 60)
+        since = await resident.mark()
+        await client.inject_private_message(resident.user, photo=photo_bytes(12))
+        for _ in range(200):
+            if not await client.faults():  # the rule is spent: getFile was called and hangs
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError("the bot never asked for the photo")
+        process.kill()
+        await client.clear_faults()
+        assert await resident.inbox(since) == []
 
-            process.start()
-            await process.ready()
-            [summary] = await resident.wait(since)
-            assert "Fallen tree across the path" in text_of(summary) and "Send" in buttons(summary)
-        finally:
-            assert await process.stop() == 0
+        process.start()
+        await process.ready()
+        [summary] = await resident.wait(since)
+        assert "Fallen tree across the path" in text_of(summary) and "Send" in buttons(summary)
 
 
 async def test_handled_updates_are_not_handled_again_after_a_restart(tmp_path: Path) -> None:
-    async with TelegramEmulator() as emulator:
-        client = emulator.client
-        await client.create_chat(STAFF_CHAT, "City staff", "supergroup")
-        settings = make_settings(emulator.url, tmp_path / "data")
+    async with _emulator(tmp_path) as (client, settings):
         resident = Resident(client, {"id": 906, "first_name": "Gleb", "language_code": "en"})
         async with running_bot(settings):
             await resident.say("/start")
