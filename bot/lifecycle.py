@@ -40,10 +40,16 @@ def next_status(status: Status, kind: EventKind) -> Status:
 
 
 def make_event(
-    report_id: int, status: Status, kind: EventKind, author: str, at: datetime, text: str | None = None
+    report_id: int,
+    status: Status,
+    kind: EventKind,
+    author: str,
+    at: datetime,
+    text: str | None = None,
+    source: str | None = None,
 ) -> Event:
     """Build the event record of a change, checking that the change is allowed."""
-    return Event(report_id, kind, at, author, next_status(status, kind), text)
+    return Event(report_id, kind, at, author, next_status(status, kind), text, source)
 
 
 def first_answer_at(history: list[Event]) -> datetime | None:

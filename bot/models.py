@@ -145,6 +145,9 @@ class Event:
     author: str
     status_after: Status
     text: str | None = None
+    # The messenger's id of what caused it (an official's message): a change whose source is recorded already
+    # is not applied again, so an update handled twice (at least once, after a crash) answers the resident once.
+    source: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ from bot.i18n import DEFAULT_LANGUAGE, Gettext, Locales
 from bot.lifecycle import InvalidTransition, make_event
 from bot.locks import KeyedLocks, Locks
 from bot.models import PRIORITY_RESIDENT, Button, EventKind, Reply, Report
-from storage.base import Conflict, Storage
+from storage.base import AlreadyApplied, Conflict, Storage
 
 STAFF_TEXT_MAX = 3000
 LINK_WAIT_SECONDS = 2.0
@@ -74,8 +74,14 @@ class StaffDesk:
                 return report_id
             await asyncio.sleep(0.05)
 
-    async def answer(self, report_id: int, official: Official, text: str, photos: tuple[str, ...] = ()) -> Reply:
-        """Relay an official's answer to the resident; the first answer takes the report into work."""
+    async def answer(
+        self, report_id: int, official: Official, text: str, photos: tuple[str, ...] = (), source: str | None = None
+    ) -> Reply:
+        """Relay an official's answer to the resident; the first answer takes the report into work.
+
+        `source` names the official's message: the same message relayed again (its update handled twice after a
+        crash) is acknowledged, not sent to the resident a second time.
+        """
         _ = self._
         text = text.strip()
         if not text and not photos:
@@ -90,6 +96,7 @@ class StaffDesk:
             lambda r, r_: _answer_text(r, r_, text),
             photos,
             lambda r: _("Answer to report #{number} sent to the resident.").format(number=r.id),
+            source,
         )
 
     async def take(self, report_id: int, official: Official) -> Reply:
@@ -218,6 +225,7 @@ class StaffDesk:
         resident_text: Callable[[Report, Gettext], str],
         photos: tuple[str, ...],
         staff_text: Callable[[Report], str],
+        source: str | None = None,
     ) -> Reply:
         _ = self._
         async with self._locks.hold(f"report:{report_id}"):
@@ -225,7 +233,7 @@ class StaffDesk:
             if report is None:
                 return Reply(_("Report #{number} does not exist.").format(number=report_id))
             try:
-                event = make_event(report.id, report.status, kind, official.author, self._clock(), event_text)
+                event = make_event(report.id, report.status, kind, official.author, self._clock(), event_text, source)
             except InvalidTransition:
                 if kind is EventKind.TAKEN:
                     return Reply(_("Report #{number} is already in work.").format(number=report.id), alert=True)
@@ -242,6 +250,8 @@ class StaffDesk:
             )
             try:
                 await self._storage.record_event(event, report, outbox)
+            except AlreadyApplied:
+                return Reply(staff_text(report))  # done the first time; the official sees the same acknowledgement
             except Conflict:
                 # Another process changed the report between our read and write.
                 return Reply(_("Report #{number} changed meanwhile; please try again.").format(number=report.id))

@@ -34,6 +34,10 @@ class Conflict(Exception):
     """The change lost a race: the record changed state meanwhile."""
 
 
+class AlreadyApplied(Exception):
+    """A change from this source (`Event.source`) was recorded before: it is not applied twice."""
+
+
 class CategoryStore(Protocol):
     """Categories that residents choose from."""
 

@@ -30,7 +30,7 @@ from bot.models import (
     ResidentRef,
     Status,
 )
-from storage.base import UNSET, Conflict, NotFound, OutboxFor, Unset
+from storage.base import UNSET, AlreadyApplied, Conflict, NotFound, OutboxFor, Unset
 from storage.defaults import DEFAULT_CATEGORIES
 
 SCHEMA = (Path(__file__).parent / "sqlite_schema.sql").read_text(encoding="utf-8")
@@ -93,6 +93,10 @@ async def _migrate(conn: aiosqlite.Connection) -> None:
     if "lane" not in {row[1] for row in await cur.fetchall()}:
         # Messages queued before lanes existed stay in their chat's one lane (0): their order is kept.
         await conn.execute("ALTER TABLE outbox ADD COLUMN lane INTEGER NOT NULL DEFAULT 0")
+    cur = await conn.execute("PRAGMA table_info(events)")
+    if "source" not in {row[1] for row in await cur.fetchall()}:
+        await conn.execute("ALTER TABLE events ADD COLUMN source TEXT")
+    await conn.execute("CREATE UNIQUE INDEX IF NOT EXISTS events_by_source ON events (source) WHERE source IS NOT NULL")
     await conn.execute("DROP INDEX IF EXISTS outbox_heads")
     await conn.execute("CREATE INDEX IF NOT EXISTS outbox_lanes ON outbox (status, messenger, chat_id, lane, id)")
 
@@ -473,6 +477,7 @@ class SqliteStorage:
                     author=r["author"],
                     status_after=Status(r["status_after"]),
                     text=r["text"],
+                    source=r["source"],
                 )
                 for r in rows
             ]
@@ -482,7 +487,7 @@ class SqliteStorage:
     @staticmethod
     def _insert_event(db: sqlite3.Connection, event: Event) -> None:
         db.execute(
-            "INSERT INTO events (report_id, kind, at, author, status_after, text) VALUES (?,?,?,?,?,?)",
+            "INSERT INTO events (report_id, kind, at, author, status_after, text, source) VALUES (?,?,?,?,?,?,?)",
             (
                 event.report_id,
                 event.kind.value,
@@ -490,14 +495,23 @@ class SqliteStorage:
                 event.author,
                 event.status_after.value,
                 event.text,
+                event.source,
             ),
         )
 
     async def record_event(self, event: Event, expected: Report, outbox: Sequence[OutboxMessage]) -> None:
-        """Apply an event if the report is still in the state the caller saw; queue its messages."""
+        """Apply an event if the report is still in the state the caller saw; queue its messages.
+
+        Raises `AlreadyApplied` (changing nothing) when an event from the same `source` is recorded already.
+        """
 
         def work(db: sqlite3.Connection) -> None:
             with _transaction(db):
+                if (
+                    event.source is not None
+                    and db.execute("SELECT 1 FROM events WHERE source = ?", (event.source,)).fetchone()
+                ):
+                    raise AlreadyApplied(event.source)
                 cur = db.execute(
                     "UPDATE reports SET status = ? WHERE id = ? AND status = ?",
                     (event.status_after.value, event.report_id, expected.status.value),

@@ -41,7 +41,8 @@ CREATE TABLE IF NOT EXISTS events (
     at TEXT NOT NULL,
     author TEXT NOT NULL,
     status_after TEXT NOT NULL,
-    text TEXT
+    text TEXT,
+    source TEXT
 );
 CREATE INDEX IF NOT EXISTS events_by_report ON events (report_id, id);
 CREATE TABLE IF NOT EXISTS staff_messages (

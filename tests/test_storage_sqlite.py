@@ -24,7 +24,7 @@ from bot.models import (
     ResidentRef,
     Status,
 )
-from storage.base import Conflict, NotFound
+from storage.base import AlreadyApplied, Conflict, NotFound
 from storage.defaults import DEFAULT_CATEGORIES
 from storage.sqlite import SqliteStorage
 
@@ -269,3 +269,39 @@ async def test_sends_into_groups_are_logged_before_they_go(tmp_path: Path) -> No
     assert restarted.wait_time(Messenger.TELEGRAM, -100, 2) > 50
     assert restarted.wait_time(Messenger.TELEGRAM, -100, 1) == 0.0
     await storage.close()
+
+
+async def test_an_event_from_the_same_source_is_applied_once(storage: SqliteStorage) -> None:
+    report = await storage.submit_report(ALICE, _draft(), T0, T0, _card)
+    answer = OutboxMessage(Messenger.TELEGRAM, 5, OutboxKind.TEXT, text="Answer to your report #1")
+    event = make_event(report.id, report.status, EventKind.ANSWERED, "staff:tg:800", T0, "Soon", "tg:-1:9")
+    pending = await storage.pending_count()
+    await storage.record_event(event, report, [answer])
+    with pytest.raises(AlreadyApplied):
+        await storage.record_event(event, report, [answer])
+    assert [e.source for e in await storage.history(report.id) if e.kind is EventKind.ANSWERED] == ["tg:-1:9"]
+    assert await storage.pending_count() == pending + 1
+
+
+async def test_a_database_from_before_event_sources_gets_them(tmp_path: Path) -> None:
+    path = tmp_path / "db.sqlite3"
+    old = await SqliteStorage.open(path)
+    report = await old.submit_report(ALICE, _draft(), T0, T0, _card)
+    await old.close()
+
+    def as_before_sources() -> None:
+        with contextlib.closing(sqlite3.connect(path)) as db:
+            db.execute("DROP INDEX events_by_source")
+            db.execute("ALTER TABLE events DROP COLUMN source")
+            db.commit()
+
+    await asyncio.to_thread(as_before_sources)
+    storage = await SqliteStorage.open(path)
+    try:
+        event = make_event(report.id, report.status, EventKind.ANSWERED, "staff:tg:7", T0, "On it", "tg:-1:3")
+        await storage.record_event(event, report, [])
+        with pytest.raises(AlreadyApplied):
+            await storage.record_event(event, report, [])
+        assert [e.source for e in await storage.history(report.id)] == [None, "tg:-1:3"]
+    finally:
+        await storage.close()

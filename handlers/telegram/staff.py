@@ -131,10 +131,12 @@ def build_router() -> Router:
             return
         assert message.from_user is not None
         text = message.text or message.caption or ""
+        # The message's own id: handled twice (its update comes again after a crash), it is relayed once.
+        source = f"tg:{message.chat.id}:{message.message_id}"
         await say(
             bot,
             message,
-            await reception.staff.answer(report_id, official_of(message.from_user), text, photos),
+            await reception.staff.answer(report_id, official_of(message.from_user), text, photos, source),
         )
 
     @router.callback_query(staff_action)
