@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 from bot.settings import Settings
 from tests.harness import (
@@ -14,6 +15,7 @@ from tests.harness import (
     BotProcess,
     Resident,
     StaffMember,
+    World,
     buttons,
     file_report,
     make_settings,
@@ -44,6 +46,15 @@ async def _bot_process(settings: Settings) -> AsyncIterator[BotProcess]:
         yield process
     finally:
         assert await process.stop() == 0
+
+
+async def _card_of_new_report(w: World, resident: Resident, description: str) -> dict[str, Any]:
+    """The resident files and sends a report; returns its card in the staff chat."""
+    summary = await file_report(resident, description)
+    since = await w.official.mark()
+    await resident.press(summary, "Send")
+    [card] = await w.official.wait(since)
+    return card
 
 
 async def test_killed_between_confirmation_and_posting_posts_once_after_restart(tmp_path: Path) -> None:
@@ -137,10 +148,7 @@ async def test_server_errors_are_retried(tmp_path: Path) -> None:
 async def test_blocked_resident_is_recorded_and_officials_told(tmp_path: Path) -> None:
     async with world(tmp_path) as w:
         resident = w.resident(905)
-        summary = await file_report(resident, "Fallen tree blocks the yard")
-        since = await w.official.mark()
-        await resident.press(summary, "Send")
-        [card] = await w.official.wait(since)
+        card = await _card_of_new_report(w, resident, "Fallen tree blocks the yard")
         await w.client.block_user(resident.id)
         [_ack, notice] = await w.official.reply(card, "We will remove it tomorrow", count=2)
         assert "Could not deliver a message about report #1" in text_of(notice)
@@ -191,10 +199,7 @@ async def test_handled_updates_are_not_handled_again_after_a_restart(tmp_path: P
 async def test_an_officials_answer_handled_twice_reaches_the_resident_once(tmp_path: Path) -> None:
     async with world(tmp_path) as w:
         resident = w.resident(907)
-        summary = await file_report(resident, "Broken bench in the square")
-        since = await w.official.mark()
-        await resident.press(summary, "Send")
-        [card] = await w.official.wait(since)
+        card = await _card_of_new_report(w, resident, "Broken bench in the square")
         since_resident, since_staff = await resident.mark(), await w.official.mark()
         message = await w.client.inject_group_message(
             STAFF_CHAT, OFFICIAL, "The bench is fixed tomorrow", reply_to_message_id=card["message_id"]
