@@ -95,15 +95,23 @@ class Budgets(Protocol):
         ...
 
 
+async def acquire(
+    budgets: Budgets, messenger: Messenger, chat_id: int, cost: int = 1, ticket: str | None = None
+) -> float:
+    """Wait until the budgets let `cost` messages go to this chat and count them; returns how long it waited."""
+    waited = 0.0
+    while (wait := await budgets.reserve(messenger, chat_id, cost, ticket)) > 0:
+        # A budget shared through Redis cannot wake us: look again when the messages should fit.
+        await asyncio.sleep(wait)
+        waited += wait
+    return waited
+
+
 @asynccontextmanager
 async def sending(budgets: Budgets, messenger: Messenger, chat_id: int, cost: int = 1) -> AsyncIterator[None]:
     """Wait until the budgets let `cost` messages go to this chat, and count them for the block that sends them."""
     ticket = secrets.token_hex(8)
-    while True:
-        wait = await budgets.reserve(messenger, chat_id, cost, ticket)
-        if wait <= 0:
-            break
-        await asyncio.sleep(wait)  # a budget shared through Redis cannot wake us: look again when it should fit
+    await acquire(budgets, messenger, chat_id, cost, ticket)
     try:
         yield
     finally:
@@ -125,7 +133,7 @@ Journal = Callable[[Messenger, int, int, float], Awaitable[None]]
 
 
 class SendBudgets:
-    """Per-chat and global budgets; `acquire` waits until a message may go out and counts it.
+    """Per-chat and global budgets in this process; `reserve` counts a message when it may go out.
 
     With a `journal`, sends into groups (whose window, a minute, outlives a restart) are also written down before
     they go, and `replay` gives the next process what the journal kept.
@@ -172,58 +180,33 @@ class SendBudgets:
         wait = self.wait_time(messenger, chat_id, cost)
         if wait > 0:
             return wait
-        if ticket is None:
-            await self._count(messenger, chat_id, cost)
-            return 0.0
         chat = self._chat(messenger, chat_id)
         windows = [self._global[messenger]] if chat is None else [self._global[messenger], chat]
         for window in windows:
             window.hold(cost)
-        self._on_way[ticket] = (windows, cost)
-        self._swept(self._clock())
-        if chat is not None:
-            await self._journal_send(messenger, chat_id, cost, chat)
+        if ticket is None:
+            self._settle(windows, cost)  # counted as sent now
+        else:
+            self._on_way[ticket] = (windows, cost)
+        # After counting: a sweep forgets empty windows, this chat's among them.
+        self._acquired += 1
+        if self._acquired % SWEEP_EVERY == 0:
+            self._sweep(self._clock())
+        if chat is not None and self._journal is not None and chat.limit > 0 and chat.window > 1.0:
+            # Only a group's window (a minute) outlives a restart; written before the message goes.
+            await self._journal(messenger, chat_id, cost, time.time())
         return 0.0
 
     async def settle(self, ticket: str) -> None:
         """The messages reserved with `ticket` count from now on (an unknown or settled ticket is ignored)."""
         held = self._on_way.pop(ticket, None)
-        if held is None:
-            return
-        windows, cost = held
+        if held is not None:
+            self._settle(*held)
+
+    def _settle(self, windows: list[SlidingWindow], cost: int) -> None:
         now = self._clock()
         for window in windows:
             window.settle(now, cost)
-
-    async def acquire(self, messenger: Messenger, chat_id: int, cost: int = 1) -> float:
-        """Wait for the budgets and count the messages as sent now; returns how long it waited."""
-        waited = 0.0
-        while (delay := self.wait_time(messenger, chat_id, cost)) > 0:
-            await asyncio.sleep(delay)
-            waited += delay
-        await self._count(messenger, chat_id, cost)
-        return waited
-
-    async def _count(self, messenger: Messenger, chat_id: int, cost: int) -> None:
-        now = self._clock()
-        self._global[messenger].record(now, cost)
-        chat = self._chat(messenger, chat_id)
-        if chat is not None:
-            chat.record(now, cost)
-        self._swept(now)  # after recording: a sweep forgets empty windows, this chat's among them
-        if chat is not None:
-            await self._journal_send(messenger, chat_id, cost, chat)
-
-    def _swept(self, now: float) -> None:
-        """Count a reservation; now and then forget the windows of chats that have been quiet for a window."""
-        self._acquired += 1
-        if self._acquired % SWEEP_EVERY == 0:
-            self._sweep(now)
-
-    async def _journal_send(self, messenger: Messenger, chat_id: int, cost: int, window: SlidingWindow) -> None:
-        # Only a group's window (a minute) outlives a restart; written before the message goes.
-        if self._journal is not None and window.limit > 0 and window.window > 1.0:
-            await self._journal(messenger, chat_id, cost, time.time())
 
     def replay(self, sends: Iterable[tuple[Messenger, int, int, float]]) -> None:
         """Count messages an earlier process sent (messenger, chat, count, wall-clock time), oldest first.

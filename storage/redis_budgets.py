@@ -7,7 +7,6 @@ it is made and stamped again, on Redis's clock, when the process settles it afte
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 
 import redis.asyncio as aioredis
@@ -59,7 +58,7 @@ return 1
 
 
 class RedisSendBudgets:
-    """`SendBudgets` for several processes: `acquire` waits until the shared budgets allow the message."""
+    """`SendBudgets` for several processes: `reserve` counts a message when the shared budgets allow it."""
 
     def __init__(self, client: aioredis.Redis, config: BudgetConfig, namespace: str = "priemnaya") -> None:
         self._config = config
@@ -109,11 +108,3 @@ class RedisSendBudgets:
         if held is not None:
             keys, spans, cost = held
             await self._settle(keys=keys, args=[cost, ticket, *spans])
-
-    async def acquire(self, messenger: Messenger, chat_id: int, cost: int = 1) -> float:
-        """Wait for the shared budgets and count the message; returns how long it waited."""
-        waited = 0.0
-        while (wait := await self.reserve(messenger, chat_id, cost)) > 0:
-            await asyncio.sleep(wait)
-            waited += wait
-        return waited

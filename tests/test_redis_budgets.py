@@ -8,7 +8,7 @@ from pathlib import Path
 import redis.asyncio as aioredis
 
 from bot.app import make_bot
-from bot.budgets import BudgetConfig
+from bot.budgets import BudgetConfig, acquire
 from bot.models import Messenger
 from storage.redis_budgets import RedisSendBudgets
 from tests.harness import STAFF_CHAT, make_settings
@@ -30,7 +30,7 @@ async def test_two_processes_share_the_limits(tmp_path: Path, namespace: str) ->
         async def worker(i: int) -> None:
             for n in range(8):
                 chat = 31 if n % 2 == 0 else STAFF_CHAT
-                await budgets[i].acquire(Messenger.TELEGRAM, chat)
+                await acquire(budgets[i], Messenger.TELEGRAM, chat)
                 await bots[i].send_message(chat, f"worker {i} message {n}")
 
         try:
@@ -49,7 +49,7 @@ async def test_two_processes_share_the_limits(tmp_path: Path, namespace: str) ->
 async def test_a_budget_of_zero_is_off(namespace: str) -> None:
     client = aioredis.Redis.from_url(REDIS_URL, decode_responses=True)
     budgets = RedisSendBudgets(client, BudgetConfig(0, 0, 0, 0), namespace=namespace)
-    waited = [await budgets.acquire(Messenger.TELEGRAM, 5) for _ in range(50)]
+    waited = [await acquire(budgets, Messenger.TELEGRAM, 5) for _ in range(50)]
     assert waited == [0.0] * 50
     assert [k async for k in client.scan_iter(f"{namespace}:*")] == []
     await client.aclose()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.budgets import BudgetConfig, SendBudgets
+from bot.budgets import BudgetConfig, SendBudgets, acquire
 from bot.lifecycle import InvalidTransition, make_event
 from bot.models import (
     Draft,
@@ -258,8 +258,8 @@ async def test_messages_queued_before_lanes_existed_keep_their_chat_order(tmp_pa
 async def test_sends_into_groups_are_logged_before_they_go(tmp_path: Path) -> None:
     storage = await SqliteStorage.open(tmp_path / "db.sqlite3")
     budgets = SendBudgets(BudgetConfig(telegram_group_per_minute=3), journal=storage.log_send)
-    await budgets.acquire(Messenger.TELEGRAM, -100, 2)  # an album of two into a group
-    await budgets.acquire(Messenger.TELEGRAM, 7)  # a private chat's one-second window needs no log
+    await acquire(budgets, Messenger.TELEGRAM, -100, 2)  # an album of two into a group
+    await acquire(budgets, Messenger.TELEGRAM, 7)  # a private chat's one-second window needs no log
     # Logged at the reservation, before any send was acknowledged: a process killed mid-send forgets nothing.
     [(messenger, chat, cost, _)] = await storage.recent_sends(60.0)
     assert (messenger, chat, cost) == (Messenger.TELEGRAM, -100, 2)
