@@ -79,23 +79,21 @@ def _buttons_from_json(rows: list[list[list[str]]]) -> tuple[tuple[Button, ...],
     return tuple(tuple(Button(label, action) for label, action in row) for row in rows)
 
 
+async def _add_column(conn: aiosqlite.Connection, table: str, column: str, declaration: str) -> None:
+    """Add a column that a database made by an older version lacks."""
+    cur = await conn.execute(f"PRAGMA table_info({table})")
+    if column not in {row[1] for row in await cur.fetchall()}:
+        await conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
+
+
 async def _migrate(conn: aiosqlite.Connection) -> None:
     """Bring a database made by an older version up to the current schema."""
-    cur = await conn.execute("PRAGMA table_info(categories)")
-    columns = {row[1] for row in await cur.fetchall()}
-    if "staff_chat_id" not in columns:
-        await conn.execute("ALTER TABLE categories ADD COLUMN staff_chat_id INTEGER")
-    cur = await conn.execute("PRAGMA table_info(reports)")
-    if "draft_key" not in {row[1] for row in await cur.fetchall()}:
-        await conn.execute("ALTER TABLE reports ADD COLUMN draft_key TEXT")
+    await _add_column(conn, "categories", "staff_chat_id", "INTEGER")
+    await _add_column(conn, "reports", "draft_key", "TEXT")
     await conn.execute("CREATE UNIQUE INDEX IF NOT EXISTS reports_by_draft ON reports (draft_key)")
-    cur = await conn.execute("PRAGMA table_info(outbox)")
-    if "lane" not in {row[1] for row in await cur.fetchall()}:
-        # Messages queued before lanes existed stay in their chat's one lane (0): their order is kept.
-        await conn.execute("ALTER TABLE outbox ADD COLUMN lane INTEGER NOT NULL DEFAULT 0")
-    cur = await conn.execute("PRAGMA table_info(events)")
-    if "source" not in {row[1] for row in await cur.fetchall()}:
-        await conn.execute("ALTER TABLE events ADD COLUMN source TEXT")
+    # Messages queued before lanes existed stay in their chat's one lane (0): their order is kept.
+    await _add_column(conn, "outbox", "lane", "INTEGER NOT NULL DEFAULT 0")
+    await _add_column(conn, "events", "source", "TEXT")
     await conn.execute("CREATE UNIQUE INDEX IF NOT EXISTS events_by_source ON events (source) WHERE source IS NOT NULL")
     await conn.execute("DROP INDEX IF EXISTS outbox_heads")
     await conn.execute("CREATE INDEX IF NOT EXISTS outbox_lanes ON outbox (status, messenger, chat_id, lane, id)")
