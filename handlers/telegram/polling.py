@@ -36,7 +36,6 @@ class UpdatePoller:
         self._timeout = poll_timeout
         self._tasks: set[asyncio.Task[Any]] = set()
         self._offsets = UpdateOffsets()
-        self._sent_offset: int | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
         """Poll until `stop` is set; handlers already running are awaited, and what they handled is confirmed."""
@@ -51,7 +50,7 @@ class UpdatePoller:
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
-        if self._offsets.offset != self._sent_offset:
+        if self._offsets.offset is not None:
             # Confirm what was handled since the last poll, or the next process would handle it again.
             with contextlib.suppress(aiohttp.ClientError, TimeoutError, ValueError):
                 await self._get_updates({"offset": self._offsets.offset, "timeout": 0, "limit": 1}, timeout=5)
@@ -62,9 +61,7 @@ class UpdatePoller:
         http = await session.create_session()
         url = session.api.api_url(self._bot.token, "getUpdates")
         async with http.post(url, json=body, timeout=aiohttp.ClientTimeout(total=timeout)) as response:
-            answer = json.loads(await response.read())
-        self._sent_offset = body.get("offset")
-        return answer
+            return json.loads(await response.read())
 
     async def _poll(self) -> None:
         allowed = self._intake.allowed_updates()
