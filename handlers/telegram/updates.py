@@ -8,6 +8,8 @@ are ignored; the ones we do are validated, as aiogram would (a payload is never 
 
 from __future__ import annotations
 
+from functools import cached_property
+
 from pydantic import BaseModel, ConfigDict, Field
 
 PRIVATE = "private"
@@ -74,7 +76,7 @@ class TgMessage(_Model):
     venue: TgVenue | None = None
     media_group_id: str | None = None
 
-    @property
+    @cached_property  # asked by the routing (`resident_step`) and again by the step itself
     def command(self) -> str | None:
         """The command's name, lowercased and without a `@bot` mention, if the text (or caption) is a command."""
         words = (self.text or self.caption or "").split(maxsplit=1)
