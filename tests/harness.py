@@ -10,6 +10,7 @@ import contextlib
 import json
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -172,6 +173,19 @@ class StaffMember(Person):
         )
         self.last_callback = callback
         return await self.wait(since, count) if count else []
+
+
+def free_port() -> int:
+    """A TCP port free on loopback right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def webhook_mode(**overrides: Any) -> dict[str, Any]:
+    """Settings for webhook mode on a free loopback port (the emulator posts the updates there)."""
+    port = free_port()
+    return {"webhook_url": f"http://127.0.0.1:{port}", "webhook_host": "127.0.0.1", "webhook_port": port, **overrides}
 
 
 def make_settings(url: str, data_dir: Path, **overrides: Any) -> Settings:

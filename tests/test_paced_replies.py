@@ -8,33 +8,20 @@ their greeting and the emulator refusing nothing is what the residents see.
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.harness import SENDS, WAIT, VkResident, text_of, world
+from tests.harness import SENDS, WAIT, VkResident, text_of, webhook_mode, world
 
 GLOBAL_PER_SECOND = 4
 RESIDENTS = 12
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _webhook() -> dict[str, Any]:
-    port = _free_port()
-    return {"webhook_url": f"http://127.0.0.1:{port}", "webhook_host": "127.0.0.1", "webhook_port": port}
-
-
 @pytest.mark.parametrize("transport", ["polling", "webhook"])
 async def test_a_burst_of_residents_is_greeted_within_the_limits(tmp_path: Path, transport: str) -> None:
-    overrides = _webhook() if transport == "webhook" else {}
+    overrides = webhook_mode() if transport == "webhook" else {}
     async with world(tmp_path, telegram_global_per_second=GLOBAL_PER_SECOND, **overrides) as w:
         await w.client.set_rate_limits(True, global_per_second=GLOBAL_PER_SECOND, private_per_second=1)
         residents = [w.resident(6100 + i) for i in range(RESIDENTS)]
@@ -42,9 +29,7 @@ async def test_a_burst_of_residents_is_greeted_within_the_limits(tmp_path: Path,
         started = time.monotonic()
         await asyncio.gather(*(w.client.inject_private_message(r.user, "/start") for r in residents))
         for resident in residents:
-            [greeting] = await w.client.wait_sent(
-                chat_id=resident.id, count=1, since=since, timeout=WAIT, method=SENDS
-            )
+            [greeting] = await w.client.wait_sent(chat_id=resident.id, count=1, since=since, timeout=WAIT, method=SENDS)
             assert "Hello!" in text_of(greeting)
         elapsed = time.monotonic() - started
         assert (await w.client.counters())["rate_limited"] == 0

@@ -2,34 +2,22 @@
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 from typing import Any
 
-from tests.harness import buttons, photo_bytes, text_of, world
+from tests.harness import buttons, photo_bytes, text_of, webhook_mode, world
 
 SECRET = "webhook_secret_42"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _webhook(port: int) -> dict[str, Any]:
-    return {
-        "webhook_url": f"http://127.0.0.1:{port}",
-        "webhook_host": "127.0.0.1",
-        "webhook_port": port,
-        "webhook_path": "/tg",
-        "webhook_secret": SECRET,
-    }
+def _webhook() -> dict[str, Any]:
+    return webhook_mode(webhook_path="/tg", webhook_secret=SECRET)
 
 
 async def test_the_whole_loop_over_the_webhook(tmp_path: Path) -> None:
-    port = _free_port()
-    async with world(tmp_path, **_webhook(port)) as w:
+    settings = _webhook()
+    port = settings["webhook_port"]
+    async with world(tmp_path, **settings) as w:
         resident = w.resident(801)
         welcome = await resident.say("/start")
         assert "Hello!" in text_of(welcome)
@@ -62,7 +50,7 @@ async def test_the_whole_loop_over_the_webhook(tmp_path: Path) -> None:
 
 
 async def test_an_unreadable_update_is_answered_and_skipped(tmp_path: Path) -> None:
-    async with world(tmp_path, **_webhook(_free_port())) as w:
+    async with world(tmp_path, **_webhook()) as w:
         await w.client.inject_update({"message": {"message_id": "not a number", "chat": "nowhere"}})
         welcome = await w.resident(802).say("/start")
         assert "Hello!" in text_of(welcome)
@@ -71,7 +59,7 @@ async def test_an_unreadable_update_is_answered_and_skipped(tmp_path: Path) -> N
 
 
 async def test_an_update_whose_handling_fails_is_answered_500_and_handled_when_it_comes_again(tmp_path: Path) -> None:
-    async with world(tmp_path, **_webhook(_free_port())) as w:
+    async with world(tmp_path, **_webhook()) as w:
         resident = w.resident(803)
         welcome = await resident.say("/start")
         [question] = await resident.press(welcome, "New report")
