@@ -80,8 +80,8 @@ async def bounded(coros: Iterable[Awaitable[T]], limit: int) -> list[T]:
 
 async def prepare_drafts(data_dir: Path, users: list[dict[str, Any]], namespace: str | None, photo_kb: int) -> None:
     """A complete report draft (roads, one photo) per resident, written while the bot is stopped."""
-    from bot.models import Draft, Location, Messenger, ResidentRef
-    from bot.photos import PhotoArchive
+    from bot.core.models import Draft, Location, Messenger, ResidentRef
+    from storage.photos import PhotoArchive
     from storage.sqlite import SqliteStorage
 
     archive = PhotoArchive(data_dir / "photos")

@@ -34,7 +34,7 @@ def main() -> int:
     from aiogram.exceptions import TelegramUnauthorizedError
 
     from bot.app import install_signal_handlers, run
-    from bot.local_delivery import AnotherWorker
+    from bot.delivery.local import AnotherWorker
 
     async def main_async() -> None:
         stop = asyncio.Event()

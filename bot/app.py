@@ -18,17 +18,16 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats, LinkPreviewOptions
 
-from bot.budgets import BudgetConfig, Budgets, SendBudgets
-from bot.config import CoreConfig, utc_now
-from bot.delivery import DeliveryWorker, Sender
-from bot.i18n import Locales
-from bot.local_delivery import WakeSender, delivery_lock, wake_listener
-from bot.locks import Locks
-from bot.models import Messenger
-from bot.photos import PhotoArchive
-from bot.reception import Reception
-from bot.relay import OutboxRelay
+from bot.core.config import CoreConfig, utc_now
+from bot.core.locks import Locks
+from bot.core.models import Messenger
+from bot.core.reception import Reception
+from bot.delivery.budgets import BudgetConfig, Budgets, SendBudgets
+from bot.delivery.local import WakeSender, delivery_lock, wake_listener
+from bot.delivery.relay import OutboxRelay
+from bot.delivery.worker import DeliveryWorker, Sender
 from bot.settings import Settings
+from bot.text.i18n import Locales
 from handlers.telegram import build_intake
 from handlers.telegram.polling import UpdatePoller
 from handlers.telegram.sender import TelegramSender
@@ -37,6 +36,7 @@ from handlers.telegram.webhook import serve_webhook
 from handlers.vk import VkAdapter, VkSender
 from handlers.vk import make_api as make_vk_api
 from storage.base import DraftStore, OutboxStore
+from storage.photos import PhotoArchive
 from storage.sqlite import SqliteStorage
 
 if TYPE_CHECKING:

@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
-from bot.models import (
+from bot.core.models import (
     Category,
     Draft,
     Event,

@@ -1,6 +1,6 @@
 """Send budgets shared by every worker process through Redis, so together they stay within the limits.
 
-The same sliding-window log as `bot.budgets`, kept in sorted sets and checked and counted by one Lua script
+The same sliding-window log as `bot.delivery.budgets`, kept in sorted sets and checked and counted by one Lua script
 on Redis's own clock, so processes on different hosts agree on time. A reservation with a ticket is stamped when
 it is made and stamped again, on Redis's clock, when the process settles it after the send.
 """
@@ -11,8 +11,8 @@ import secrets
 
 import redis.asyncio as aioredis
 
-from bot.budgets import MARGIN_FRACTION, MARGIN_SECONDS, BudgetConfig
-from bot.models import Messenger
+from bot.core.models import Messenger
+from bot.delivery.budgets import MARGIN_FRACTION, MARGIN_SECONDS, BudgetConfig
 
 # KEYS: the windows (global first). ARGV: cost, token, then limit and window (ms) per key.
 # Returns 0 when counted, else the milliseconds to wait.

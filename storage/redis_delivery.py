@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from bot.models import OutboxMessage
+from bot.core.models import OutboxMessage
 from storage.redis_queue import RedisQueue
 from storage.sqlite import SqliteStorage
 

@@ -59,7 +59,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from bot.models import Button, Messenger, OutboxKind, OutboxMessage
+from bot.core.models import Button, Messenger, OutboxKind, OutboxMessage
 
 GROUP = "workers"
 PROMOTE_BATCH = 1000

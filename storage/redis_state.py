@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
 
-from bot.models import Draft, ResidentRef
+from bot.core.models import Draft, ResidentRef
 
 T = TypeVar("T")
 

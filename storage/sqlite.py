@@ -15,7 +15,7 @@ from typing import Any, TypeVar, cast
 
 import aiosqlite
 
-from bot.models import (
+from bot.core.models import (
     Button,
     Category,
     Draft,

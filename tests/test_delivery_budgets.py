@@ -13,13 +13,13 @@ import redis.asyncio as aioredis
 from aiogram import Bot
 
 from bot.app import make_bot
-from bot.budgets import BudgetConfig, Budgets, SendBudgets, SlidingWindow
-from bot.config import utc_now
-from bot.delivery import LANES_PER_CHAT, DeliveryWorker
-from bot.i18n import Locales
-from bot.models import PRIORITY_RESIDENT, PRIORITY_STAFF, Messenger, OutboxKind, OutboxMessage
-from bot.photos import PhotoArchive
+from bot.core.config import utc_now
+from bot.core.models import PRIORITY_RESIDENT, PRIORITY_STAFF, Messenger, OutboxKind, OutboxMessage
+from bot.delivery.budgets import BudgetConfig, Budgets, SendBudgets, SlidingWindow
+from bot.delivery.worker import LANES_PER_CHAT, DeliveryWorker
+from bot.text.i18n import Locales
 from handlers.telegram.sender import TelegramSender
+from storage.photos import PhotoArchive
 from storage.redis_budgets import RedisSendBudgets
 from storage.sqlite import SqliteStorage
 from tests.harness import STAFF_CHAT, make_settings

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.local_delivery import AnotherWorker, WakeSender, delivery_lock, wake_listener, wake_path
+from bot.delivery.local import AnotherWorker, WakeSender, delivery_lock, wake_listener, wake_path
 from tests.harness import (
     OFFICIAL,
     STAFF_CHAT,

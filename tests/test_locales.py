@@ -20,7 +20,7 @@ from babel.messages.catalog import Catalog
 from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 
-from bot.i18n import DEFAULT_LANGUAGE, DOMAIN, LANGUAGES, Locales
+from bot.text.i18n import DEFAULT_LANGUAGE, DOMAIN, LANGUAGES, Locales
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCALES = ROOT / "locales"

@@ -15,7 +15,7 @@ from typing import Protocol
 
 import pytest
 
-from bot.models import (
+from bot.core.models import (
     PRIORITY_RESIDENT,
     PRIORITY_STAFF,
     Button,

@@ -8,8 +8,8 @@ from pathlib import Path
 import redis.asyncio as aioredis
 
 from bot.app import make_bot
-from bot.budgets import BudgetConfig, acquire
-from bot.models import Messenger
+from bot.core.models import Messenger
+from bot.delivery.budgets import BudgetConfig, acquire
 from storage.redis_budgets import RedisSendBudgets
 from tests.harness import STAFF_CHAT, make_settings
 from tests.redis_ns import REDIS_URL

@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator
 import pytest
 import redis.asyncio as aioredis
 
-from bot.locks import Locks
-from bot.models import Draft, Location, Messenger, Piece, ResidentRef
+from bot.core.locks import Locks
+from bot.core.models import Draft, Location, Messenger, Piece, ResidentRef
 from storage.redis_state import RedisDraftStore, RedisKeyedLocks, RedisResidentState
 from tests.redis_ns import REDIS_URL
 

@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.budgets import BudgetConfig, SendBudgets, acquire
-from bot.lifecycle import InvalidTransition, make_event
-from bot.models import (
+from bot.core.lifecycle import InvalidTransition, make_event
+from bot.core.models import (
     Draft,
     EventKind,
     Location,
@@ -24,6 +23,7 @@ from bot.models import (
     ResidentRef,
     Status,
 )
+from bot.delivery.budgets import BudgetConfig, SendBudgets, acquire
 from storage.base import AlreadyApplied, Conflict, NotFound
 from storage.defaults import DEFAULT_CATEGORIES
 from storage.sqlite import SqliteStorage

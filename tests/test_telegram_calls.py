@@ -15,7 +15,7 @@ from aiogram.exceptions import (
 )
 
 from bot.app import make_bot
-from bot.models import Button
+from bot.core.models import Button
 from handlers.telegram.calls import (
     answer_callback,
     file_path_of,

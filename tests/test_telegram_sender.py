@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot.app import make_bot
-from bot.models import Messenger, OutboxKind, OutboxMessage
-from bot.photos import PhotoArchive
+from bot.core.models import Messenger, OutboxKind, OutboxMessage
 from handlers.telegram.files import alias_key
 from handlers.telegram.sender import TelegramSender
+from storage.photos import PhotoArchive
 from tests.harness import STAFF_CHAT, make_settings, photo_bytes
 from tests.tg_emulator import TelegramEmulator
 from tests.tg_emulator.client import EmulatorClient

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiogram import Bot, Dispatcher
 
-from bot.reception import Reception
+from bot.core.reception import Reception
 from handlers.telegram import admin, elsewhere, staff
 from handlers.telegram.albums import AlbumMiddleware
 from handlers.telegram.intake import TelegramIntake

@@ -7,9 +7,9 @@ from aiogram.enums import ChatType
 from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 
-from bot.admin import COMMANDS
-from bot.i18n import pick_language
-from bot.reception import Reception
+from bot.core.admin import COMMANDS
+from bot.core.reception import Reception
+from bot.text.i18n import pick_language
 from handlers.telegram.keyboards import send_replies
 from handlers.telegram.predicates import has_author
 

@@ -16,7 +16,7 @@ import aiogram.methods
 from aiogram.exceptions import ClientDecodeError
 from aiogram.methods import TelegramMethod
 
-from bot.models import Button
+from bot.core.models import Button
 
 PARSE_MODE = "HTML"
 NO_PREVIEW = {"is_disabled": True}

@@ -5,8 +5,8 @@ from __future__ import annotations
 from aiogram import Router
 from aiogram.types import CallbackQuery, Message
 
-from bot.models import Reply
-from bot.reception import Reception
+from bot.core.models import Reply
+from bot.core.reception import Reception
 from handlers.telegram.keyboards import Answer, press_calls, reply_calls
 from handlers.telegram.predicates import is_command
 

@@ -8,9 +8,9 @@ from typing import Protocol
 
 from aiogram import Bot
 
-from bot.photos import MAX_PHOTO_BYTES, PhotoArchive
 from handlers.telegram.calls import file_path_of, get_file
 from handlers.telegram.session import json_session, perform
+from storage.photos import MAX_PHOTO_BYTES, PhotoArchive
 
 
 def alias_key(bot: Bot) -> str:

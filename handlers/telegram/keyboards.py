@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from aiogram import Bot
 
-from bot.models import Reply
+from bot.core.models import Reply
 from handlers.telegram.calls import Call, answer_callback, send_message
 from handlers.telegram.session import perform
 

@@ -6,9 +6,9 @@ from typing import Protocol
 
 from aiogram.types import User
 
-from bot.i18n import pick_language
-from bot.models import Messenger, ResidentProfile, ResidentRef
-from bot.staff import Official
+from bot.core.desk import Official
+from bot.core.models import Messenger, ResidentProfile, ResidentRef
+from bot.text.i18n import pick_language
 
 NAME_MAX = 128
 

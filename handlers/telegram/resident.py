@@ -11,9 +11,9 @@ import logging
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
 
-from bot import dialog
-from bot.admin import COMMANDS as ADMIN_COMMANDS
-from bot.reception import Reception
+from bot.core import dialog
+from bot.core.admin import COMMANDS as ADMIN_COMMANDS
+from bot.core.reception import Reception
 from handlers.telegram.albums import AlbumCollector, album_lead
 from handlers.telegram.files import PhotoTooLarge, archive_photos, largest_sizes
 from handlers.telegram.keyboards import Answer, answer_with, press_calls, reply_calls

@@ -13,12 +13,12 @@ from aiogram.exceptions import (
 )
 from aiogram.types import BufferedInputFile, InputMediaPhoto
 
-from bot.delivery import RetryLater, Undeliverable
-from bot.models import OutboxKind, OutboxMessage
-from bot.photos import PhotoArchive
+from bot.core.models import OutboxKind, OutboxMessage
+from bot.delivery.worker import RetryLater, Undeliverable
 from handlers.telegram.calls import keyboard, message_id_of, message_ids_of, send_media_group, send_message, send_photo
 from handlers.telegram.files import alias_key
 from handlers.telegram.session import perform_counted
+from storage.photos import PhotoArchive
 
 
 class TelegramSender:

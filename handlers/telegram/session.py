@@ -19,8 +19,8 @@ from aiogram.methods import TelegramMethod
 from aiogram.methods.base import Response, TelegramType
 from aiohttp import ClientError, ClientTimeout
 
-from bot.budgets import Budgets, sending
-from bot.models import Messenger
+from bot.core.models import Messenger
+from bot.delivery.budgets import Budgets, sending
 from handlers.telegram.calls import Call, get_file, messages_in
 
 JSON_HEADERS = {"Content-Type": "application/json"}

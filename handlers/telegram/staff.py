@@ -10,9 +10,9 @@ from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, Message
 
-from bot import actions
-from bot.models import Reply
-from bot.reception import Reception
+from bot.core import actions
+from bot.core.models import Reply
+from bot.core.reception import Reception
 from handlers.telegram.files import PhotoTooLarge, archive_photos, largest_sizes
 from handlers.telegram.keyboards import answer_press, send_replies
 from handlers.telegram.people import official_of

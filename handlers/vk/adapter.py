@@ -14,11 +14,11 @@ from typing import Any
 from vkbottle import API, VKAPIError
 from vkbottle.polling import BotPolling
 
-from bot import dialog
-from bot.budgets import Budgets, sending
-from bot.i18n import DEFAULT_LANGUAGE
-from bot.models import Messenger, Reply, ResidentProfile, ResidentRef
-from bot.reception import Reception
+from bot.core import dialog
+from bot.core.models import Messenger, Reply, ResidentProfile, ResidentRef
+from bot.core.reception import Reception
+from bot.delivery.budgets import Budgets, sending
+from bot.text.i18n import DEFAULT_LANGUAGE
 from handlers.vk.keyboards import ClientCaps, keyboard
 from handlers.vk.text import plain
 from handlers.vk.updates import IncomingMessage, IncomingPress, parse_message_event, parse_message_new

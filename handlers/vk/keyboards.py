@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from bot.models import Button
+from bot.core.models import Button
 
 LABEL_LIMIT = 40
 INLINE_MAX_BUTTONS = 10

@@ -8,11 +8,11 @@ from typing import Any
 from vkbottle import API, VKAPIError
 from vkbottle.tools import PhotoMessageUploader
 
-from bot.delivery import RetryLater, Undeliverable
-from bot.models import OutboxMessage
-from bot.photos import PhotoArchive
+from bot.core.models import OutboxMessage
+from bot.delivery.worker import RetryLater, Undeliverable
 from handlers.vk.keyboards import ClientCaps, keyboard
 from handlers.vk.text import plain
+from storage.photos import PhotoArchive
 
 # 6: too many requests per second; 9: flood control.
 _SLOW_DOWN = {6: 1.0, 9: 10.0}

@@ -7,8 +7,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from bot import dialog
-from bot.i18n import DEFAULT_LANGUAGE
+from bot.core import dialog
+from bot.text.i18n import DEFAULT_LANGUAGE
 from handlers.vk.keyboards import ClientCaps
 
 # VK's lang_id values we have catalogs for (0 is Russian, 3 is English).

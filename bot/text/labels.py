@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bot.i18n import Gettext, mark
-from bot.models import Category, Status
+from bot.core.models import Category, Status
+from bot.text.i18n import Gettext, mark
 
 _CATEGORY_LABELS = {
     "roads": mark("Roads"),

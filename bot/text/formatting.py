@@ -7,7 +7,7 @@ import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from bot.models import Location
+from bot.core.models import Location
 
 _TAG = re.compile(r"<[^>]+>")
 

@@ -10,15 +10,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from bot import actions
-from bot.cards import card_buttons, card_text
-from bot.compose import ALBUM_LIMIT, compose
-from bot.config import Clock, CoreConfig
-from bot.formatting import esc, moment, place_html, shorten
-from bot.i18n import Gettext, Locales
-from bot.labels import category_name, status_label
-from bot.locks import KeyedLocks, Locks
-from bot.models import (
+from bot.core import actions
+from bot.core.compose import ALBUM_LIMIT, compose
+from bot.core.config import Clock, CoreConfig
+from bot.core.locks import KeyedLocks, Locks
+from bot.core.models import (
     PRIORITY_RESIDENT,
     PRIORITY_STAFF,
     Button,
@@ -32,7 +28,11 @@ from bot.models import (
     Report,
     ResidentProfile,
 )
-from bot.routing import StaffRouting
+from bot.core.routing import StaffRouting
+from bot.text.cards import card_buttons, card_text
+from bot.text.formatting import esc, moment, place_html, shorten
+from bot.text.i18n import Gettext, Locales
+from bot.text.labels import category_name, status_label
 from storage.base import DraftStore, Storage
 
 DESCRIPTION_MAX = 2000

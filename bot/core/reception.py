@@ -5,15 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from bot.admin import CategoryAdmin
-from bot.config import Clock, CoreConfig, utc_now
-from bot.dialog import ResidentDialog
-from bot.i18n import Locales
-from bot.locks import Locks
-from bot.photos import PhotoArchive
-from bot.routing import StaffRouting
-from bot.staff import StaffDesk
+from bot.core.admin import CategoryAdmin
+from bot.core.config import Clock, CoreConfig, utc_now
+from bot.core.desk import StaffDesk
+from bot.core.dialog import ResidentDialog
+from bot.core.locks import Locks
+from bot.core.routing import StaffRouting
+from bot.text.i18n import Locales
 from storage.base import DraftStore, Storage
+from storage.photos import PhotoArchive
 
 
 @dataclass

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from bot.budgets import Budgets
-from bot.config import Clock
-from bot.formatting import esc
-from bot.i18n import Gettext
-from bot.models import PRIORITY_STAFF, Messenger, OutboxKind, OutboxMessage
+from bot.core.config import Clock
+from bot.core.models import PRIORITY_STAFF, Messenger, OutboxKind, OutboxMessage
+from bot.delivery.budgets import Budgets
+from bot.text.formatting import esc
+from bot.text.i18n import Gettext
 from storage.base import ChatLanes, OutboxStore
 
 log = logging.getLogger(__name__)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bot.models import Event, EventKind, Status
+from bot.core.models import Event, EventKind, Status
 
 _OPEN = (Status.NEW, Status.IN_PROGRESS)
 

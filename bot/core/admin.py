@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from bot.config import CoreConfig
-from bot.formatting import esc
-from bot.i18n import Gettext
-from bot.labels import category_name
-from bot.models import Category, Reply
-from bot.routing import StaffRouting
+from bot.core.config import CoreConfig
+from bot.core.models import Category, Reply
+from bot.core.routing import StaffRouting
+from bot.text.formatting import esc
+from bot.text.i18n import Gettext
+from bot.text.labels import category_name
 from storage.base import NotFound, Storage
 
 NAME_MAX = 60

@@ -9,7 +9,7 @@ from pathlib import Path
 DOMAIN = "priemnaya"
 LANGUAGES = ("ru", "en")
 DEFAULT_LANGUAGE = "ru"
-LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
+LOCALES_DIR = Path(__file__).resolve().parents[2] / "locales"
 
 Gettext = Callable[[str], str]
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
-from bot import actions
-from bot.formatting import esc, moment, place_html
-from bot.i18n import Gettext
-from bot.labels import category_name, status_label
-from bot.models import Button, Category, Event, EventKind, Messenger, Report
+from bot.core import actions
+from bot.core.models import Button, Category, Event, EventKind, Messenger, Report
+from bot.text.formatting import esc, moment, place_html
+from bot.text.i18n import Gettext
+from bot.text.labels import category_name, status_label
 
 _MESSENGER_NAMES = {Messenger.TELEGRAM: "Telegram", Messenger.VK: "VK"}
 

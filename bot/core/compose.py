@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bot.formatting import visible_length
-from bot.models import Button, Messenger, OutboxKind, OutboxMessage
+from bot.core.models import Button, Messenger, OutboxKind, OutboxMessage
+from bot.text.formatting import visible_length
 
 CAPTION_LIMIT = 1024
 ALBUM_LIMIT = 10

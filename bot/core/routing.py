@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from bot.models import Category
+from bot.core.models import Category
 from storage.base import Storage
 
 CACHE_SECONDS = 5.0

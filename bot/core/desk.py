@@ -11,15 +11,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot import actions
-from bot.cards import history_text
-from bot.compose import compose
-from bot.config import Clock, CoreConfig
-from bot.formatting import esc
-from bot.i18n import DEFAULT_LANGUAGE, Gettext, Locales
-from bot.lifecycle import InvalidTransition, make_event
-from bot.locks import KeyedLocks, Locks
-from bot.models import PRIORITY_RESIDENT, Button, EventKind, Reply, Report
+from bot.core import actions
+from bot.core.compose import compose
+from bot.core.config import Clock, CoreConfig
+from bot.core.lifecycle import InvalidTransition, make_event
+from bot.core.locks import KeyedLocks, Locks
+from bot.core.models import PRIORITY_RESIDENT, Button, EventKind, Reply, Report
+from bot.text.cards import history_text
+from bot.text.formatting import esc
+from bot.text.i18n import DEFAULT_LANGUAGE, Gettext, Locales
 from storage.base import AlreadyApplied, Conflict, Storage
 
 STAFF_TEXT_MAX = 3000

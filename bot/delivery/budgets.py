@@ -20,7 +20,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Protocol
 
-from bot.models import Messenger
+from bot.core.models import Messenger
 
 SWEEP_EVERY = 1000
 # The platform counts a message when it arrives, a moment after we counted it; keep a little clear of the edge.

@@ -9,7 +9,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-from bot.locks import Locks
+from bot.core.locks import Locks
 from storage.redis_queue import RedisQueue
 from storage.sqlite import SqliteStorage
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from bot.models import Piece
+from bot.core.models import Piece
 
 NEW = "r.new"
 MY = "r.my"

@@ -1,0 +1,1 @@
+"""The platform-neutral core: the report, its life and history, the resident's dialog, the officials' desk."""
