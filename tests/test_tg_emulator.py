@@ -21,12 +21,16 @@ from aiogram.exceptions import (
     TelegramBadRequest,
     TelegramConflictError,
     TelegramForbiddenError,
+    TelegramMigrateToChat,
     TelegramRetryAfter,
     TelegramServerError,
 )
 from aiogram.types import (
     BufferedInputFile,
     CallbackQuery,
+    ChatMemberAdministrator,
+    ChatMemberLeft,
+    ChatMemberMember,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     InputMediaPhoto,
@@ -38,6 +42,7 @@ from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import MultipartWriter, web
 
 from tests.tg_emulator import EmulatorClient, TelegramEmulator
+from tests.tg_emulator.client import EmulatorControlError
 from tests.tg_emulator.html_check import EntityParseError, parse_html
 from tests.tg_emulator.webhook import BACKOFF_START, SECRET_HEADER, parse_webhook_answer
 
@@ -48,6 +53,8 @@ ANN: dict[str, Any] = {
 }
 BOB: dict[str, Any] = {"id": 1002, "first_name": "Bob", "language_code": "en"}
 STAFF_CHAT = -1001234567890
+BASIC_GROUP = -4518810793  # a basic group ("group"): no -100 prefix
+UPGRADED_GROUP = -1002471352452
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -405,6 +412,141 @@ async def test_group_reply_resolution(bot: Bot, ctl: EmulatorClient) -> None:
     assert items[-1]["reply_to_message_id"] == msg.message_id
     chat = await bot.get_chat(STAFF_CHAT)
     assert chat.title == "Приёмная: сотрудники"
+
+
+@pytest.mark.asyncio
+async def test_group_migrates_to_supergroup(bot: Bot, ctl: EmulatorClient, emu: TelegramEmulator) -> None:
+    await ctl.create_chat(BASIC_GROUP, "Приёмная: сотрудники", chat_type="group")
+    markup = InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(text="Взять", callback_data="take:7")]])
+    card = await bot.send_message(BASIC_GROUP, "Обращение #7", reply_markup=markup)
+    reply = await ctl.inject_group_message(BASIC_GROUP, BOB, "Беру", reply_to_message_id=card.message_id)
+    seen = await bot.get_updates(timeout=0)
+    admin = {"id": 1003, "first_name": "Admin"}
+    result = await ctl.migrate_chat(BASIC_GROUP, UPGRADED_GROUP, user=admin)
+    assert result["chat"] == {"id": UPGRADED_GROUP, "type": "supergroup", "title": "Приёмная: сотрудники"}
+
+    # The two service updates, as Telegram sends them: first in the old group, then in the supergroup.
+    updates = await bot.get_updates(offset=seen[-1].update_id + 1, timeout=0)
+    assert [u.update_id for u in updates] == result["update_ids"]
+    to_msg, from_msg = updates[0].message, updates[1].message
+    assert to_msg is not None and from_msg is not None
+    assert (to_msg.chat.id, to_msg.chat.type, to_msg.migrate_to_chat_id) == (BASIC_GROUP, "group", UPGRADED_GROUP)
+    assert (from_msg.chat.id, from_msg.chat.type, from_msg.migrate_from_chat_id) == (UPGRADED_GROUP, "supergroup",
+                                                                                      BASIC_GROUP)
+    assert from_msg.chat.title == "Приёмная: сотрудники"
+    assert to_msg.from_user is not None and to_msg.from_user.id == admin["id"]
+
+    # Every call naming the old group: 400 with parameters.migrate_to_chat_id -> TelegramMigrateToChat.
+    calls: list[Callable[[], Awaitable[Any]]] = [
+        lambda: bot.send_message(BASIC_GROUP, "x"),
+        lambda: bot.send_photo(BASIC_GROUP, BufferedInputFile(make_png(4, 4), "p.png")),
+        lambda: bot.edit_message_text("y", chat_id=BASIC_GROUP, message_id=card.message_id),
+        lambda: bot.edit_message_reply_markup(chat_id=BASIC_GROUP, message_id=card.message_id),
+        lambda: bot.delete_message(BASIC_GROUP, card.message_id),
+        lambda: bot.get_chat(BASIC_GROUP),
+        lambda: bot.get_chat_member(BASIC_GROUP, BOT_ID),
+        lambda: bot.copy_message(UPGRADED_GROUP, BASIC_GROUP, reply["message_id"]),
+    ]
+    for call in calls:
+        with pytest.raises(TelegramMigrateToChat) as migrated:
+            await call()
+        assert migrated.value.migrate_to_chat_id == UPGRADED_GROUP
+    async with aiohttp.ClientSession() as http, http.post(
+            f"{emu.url}/bot{TOKEN}/sendMessage", json={"chat_id": BASIC_GROUP, "text": "raw"}) as resp:
+        assert resp.status == 400
+        assert await resp.json() == {"ok": False, "error_code": 400,
+                                     "description": "Bad Request: group chat was upgraded to a supergroup chat",
+                                     "parameters": {"migrate_to_chat_id": UPGRADED_GROUP}}
+    assert {c["status"] for c in await ctl.calls(chat_id=BASIC_GROUP)} == {200, 400}
+
+    # The supergroup holds the group's messages under the same ids (the emulator's choice), so the bot
+    # can still edit its card there; new messages follow the migrate_from service message.
+    history = await ctl.history(UPGRADED_GROUP)
+    assert [m["message_id"] for m in history] == [card.message_id, reply["message_id"], from_msg.message_id]
+    assert {m["chat"]["id"] for m in history} == {UPGRADED_GROUP}
+    assert history[1]["reply_to_message"]["chat"]["id"] == UPGRADED_GROUP
+    edited = await bot.edit_message_text("Обращение #7: в работе", chat_id=UPGRADED_GROUP, message_id=card.message_id)
+    assert isinstance(edited, Message) and edited.chat.id == UPGRADED_GROUP
+    after = await bot.send_message(UPGRADED_GROUP, "Новое",
+                                   reply_parameters=ReplyParameters(message_id=reply["message_id"]))
+    assert after.message_id == from_msg.message_id + 1
+    assert after.reply_to_message is not None and after.reply_to_message.text == "Беру"
+    chat = await bot.get_chat(UPGRADED_GROUP)
+    assert (chat.type, chat.title) == ("supergroup", "Приёмная: сотрудники")
+    staff_reply = await ctl.inject_group_message(UPGRADED_GROUP, BOB, "Готово", reply_to_message_id=card.message_id)
+    assert staff_reply["reply_to_message"]["text"] == "Обращение #7: в работе"
+
+    # The control API refuses what Telegram would not do.
+    for chat_id, to_chat_id in [(BASIC_GROUP, -1009), (UPGRADED_GROUP, -1008), (BASIC_GROUP + 1, -1007)]:
+        with pytest.raises(EmulatorControlError) as refused:
+            await ctl.migrate_chat(chat_id, to_chat_id)
+        assert refused.value.status == (404 if chat_id == BASIC_GROUP + 1 else 400)
+    await ctl.create_chat(-4000, "Other", chat_type="group")
+    for bad_target in (-4001, UPGRADED_GROUP):  # not a -100 id / an existing chat
+        with pytest.raises(EmulatorControlError, match=r"-100|already exists"):
+            await ctl.migrate_chat(-4000, bad_target)
+    with pytest.raises(EmulatorControlError, match="upgraded"):
+        await ctl.inject_group_message(BASIC_GROUP, BOB, "too late")
+
+
+@pytest.mark.asyncio
+async def test_kicked_and_unknown_groups_refuse_sends_and_edits(bot: Bot, ctl: EmulatorClient) -> None:
+    await ctl.create_chat(STAFF_CHAT, "Staff")
+    text = await bot.send_message(STAFF_CHAT, "card")
+    photo = await bot.send_photo(STAFF_CHAT, BufferedInputFile(make_png(4, 4), "p.png"), caption="photo")
+    markup = InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(text="x", callback_data="x")]])
+
+    def attempts(chat_id: int) -> list[Callable[[], Awaitable[Any]]]:
+        return [
+            lambda: bot.send_message(chat_id, "x"),
+            lambda: bot.send_photo(chat_id, BufferedInputFile(make_png(4, 4), "p.png")),
+            lambda: bot.edit_message_text("edited", chat_id=chat_id, message_id=text.message_id),
+            lambda: bot.edit_message_caption(chat_id=chat_id, message_id=photo.message_id, caption="edited"),
+            lambda: bot.edit_message_reply_markup(chat_id=chat_id, message_id=text.message_id, reply_markup=markup),
+            lambda: bot.get_chat(chat_id),
+            lambda: bot.get_chat_member(chat_id, BOT_ID),
+        ]
+
+    await ctl.kick_bot(STAFF_CHAT)
+    for attempt in attempts(STAFF_CHAT):
+        with pytest.raises(TelegramForbiddenError, match="bot was kicked from the supergroup chat"):
+            await attempt()
+    assert not [i for i in await ctl.sent(chat_id=STAFF_CHAT) if i["method"].startswith("edit")]
+    await ctl.kick_bot(STAFF_CHAT, kicked=False)
+    await bot.edit_message_text("edited", chat_id=STAFF_CHAT, message_id=text.message_id)
+
+    await ctl.create_chat(BASIC_GROUP, "Basic", chat_type="group")
+    await ctl.kick_bot(BASIC_GROUP)
+    with pytest.raises(TelegramForbiddenError, match="bot was kicked from the group chat"):
+        await bot.send_message(BASIC_GROUP, "x")
+
+    for attempt in attempts(-1009999999999):
+        with pytest.raises(TelegramBadRequest, match="chat not found"):
+            await attempt()
+
+
+@pytest.mark.asyncio
+async def test_get_chat_member(bot: Bot, ctl: EmulatorClient) -> None:
+    await ctl.create_chat(STAFF_CHAT, "Staff")
+    await ctl.create_chat(-1005550001, "Admins", bot_status="administrator", is_forum=True)
+    await ctl.inject_private_message(ANN, "hi")
+    await ctl.inject_group_message(STAFF_CHAT, BOB, "hello")
+
+    me = await bot.get_chat_member(STAFF_CHAT, BOT_ID)
+    assert isinstance(me, ChatMemberMember) and me.user.id == BOT_ID and me.user.is_bot
+    admin = await bot.get_chat_member(-1005550001, BOT_ID)
+    assert isinstance(admin, ChatMemberAdministrator)
+    assert admin.can_delete_messages and admin.can_manage_topics and not admin.can_promote_members
+    assert isinstance(await bot.get_chat_member(STAFF_CHAT, BOB["id"]), ChatMemberMember)
+    assert isinstance(await bot.get_chat_member(STAFF_CHAT, ANN["id"]), ChatMemberLeft)
+    assert isinstance(await bot.get_chat_member(ANN["id"], ANN["id"]), ChatMemberMember)
+    with pytest.raises(TelegramBadRequest, match="user not found"):
+        await bot.get_chat_member(STAFF_CHAT, 999_999)
+    with pytest.raises(EmulatorControlError, match="bot_status"):
+        await ctl.create_chat(-1005550002, "x", bot_status="creator")
+    # A user who blocked the bot can still be looked up; only writing fails.
+    await ctl.block_user(ANN["id"])
+    assert (await bot.get_chat(ANN["id"])).id == ANN["id"]
 
 
 @pytest.mark.asyncio

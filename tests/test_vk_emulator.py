@@ -286,6 +286,48 @@ async def test_message_event_and_answer(
     assert message_id > 0
 
 
+async def test_resident_replies_to_a_community_message(
+    vk: VkEmulator, api: API, running_bot: Callable[[Bot], Awaitable[None]]
+) -> None:
+    message_id = await api.messages.send(peer_id=USER["id"], random_id=21, message="Обращение №7 принято")
+    elsewhere = await api.messages.send(peer_id=2002, random_id=22, message="Другому жителю")
+    bot = Bot(api=api)
+    received: asyncio.Queue[Message] = asyncio.Queue()
+
+    @bot.on.message()
+    async def on_message(message: Message) -> None:
+        await received.put(message)
+
+    await running_bot(bot)
+    injected = await vk.client.send_message(USER, "А когда починят?", reply_to=message_id)
+    sent = (await vk.client.sent(peer_id=USER["id"]))[0]
+    assert injected["message"]["reply_message"] == {
+        "date": sent["date"],
+        "from_id": -GROUP_ID,
+        "text": "Обращение №7 принято",
+        "attachments": [],
+        "conversation_message_id": sent["conversation_message_id"],
+        "peer_id": USER["id"],
+        "id": message_id,
+    }
+    message = await asyncio.wait_for(received.get(), 5)
+    assert message.text == "А когда починят?" and message.reply_message is not None
+    assert (message.reply_message.id, message.reply_message.from_id) == (message_id, -GROUP_ID)
+    assert message.reply_message.conversation_message_id == sent["conversation_message_id"]
+    assert message.reply_message.text == "Обращение №7 принято"
+    stored = await vk.client.conversation(USER["id"])
+    assert stored[-1]["reply_message"]["id"] == message_id
+
+    # Unknown ids and messages of another conversation are refused; so is reply_to with a raw reply_message.
+    for bad in (999_999, elsewhere):
+        with pytest.raises(VkEmulatorError) as refused:
+            await vk.client.send_message(USER, "x", reply_to=bad)
+        assert refused.value.status == 400 and "no message" in str(refused.value.body)
+    body = {"user": USER, "text": "x", "reply_to": message_id, "reply_message": injected["message"]["reply_message"]}
+    async with aiohttp.ClientSession() as session, session.post(f"{vk.url}/_ctl/message_new", json=body) as response:
+        assert response.status == 400 and "not both" in (await response.json())["error"]
+
+
 # ---------------------------------------------------------------------- uploads
 
 

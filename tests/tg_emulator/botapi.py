@@ -137,6 +137,7 @@ class BotApi:
             ("deleteWebhook", self.delete_webhook), ("getWebhookInfo", self.get_webhook_info),
             ("setMyCommands", self.set_my_commands), ("getMyCommands", self.get_my_commands),
             ("deleteMyCommands", self.delete_my_commands), ("getChat", self.get_chat),
+            ("getChatMember", self.get_chat_member),
             ("sendMessage", self.send_message), ("sendPhoto", self.send_photo),
             ("sendMediaGroup", self.send_media_group), ("sendLocation", self.send_location),
             ("sendChatAction", self.send_chat_action), ("getFile", self.get_file),
@@ -454,11 +455,13 @@ class BotApi:
         return True
 
     async def get_chat(self, ctx: CallContext) -> Any:
-        """getChat for chats the emulator knows."""
-        chat = self.state.lookup_chat(ctx.params.get("chat_id"))
-        if chat is None:
-            raise bad_request("chat not found")
-        return chat.to_full_info()
+        """getChat for chats the emulator knows (400 for an upgraded group, 403 where the bot was kicked)."""
+        return self.state.readable_chat(ctx.params.get("chat_id")).to_full_info()
+
+    async def get_chat_member(self, ctx: CallContext) -> Any:
+        """getChatMember: the bot itself (member or administrator) or a user the emulator knows."""
+        chat = self.state.readable_chat(ctx.params.get("chat_id"))
+        return self.state.chat_member(chat, p_int(ctx, "user_id", required=True) or 0, ctx.bot_id)
 
     # ------------------------------------------------------------------ sending
 
@@ -570,6 +573,7 @@ class BotApi:
         source = self.state.lookup_chat(ctx.params.get("from_chat_id"))
         if source is None:
             raise bad_request("chat not found")
+        self.state.check_migrated(source)
         original = self.state.find_message(source.id, p_int(ctx, "message_id", required=True) or 0)
         verb = "forward" if forward else "copy"
         if original is None:

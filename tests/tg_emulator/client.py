@@ -86,10 +86,27 @@ class EmulatorClient:
         return result
 
     async def create_chat(self, chat_id: int, title: str | None = None, chat_type: str = "supergroup",
-                          username: str | None = None, is_forum: bool = False) -> dict[str, Any]:
-        """Create a group/supergroup/channel (negative id, e.g. -1001234567890) the bot is in."""
+                          username: str | None = None, is_forum: bool = False,
+                          bot_status: str = "member") -> dict[str, Any]:
+        """Create a group/supergroup/channel (negative id, e.g. -1001234567890) the bot is in.
+
+        ``bot_status`` ("member" or "administrator") is what getChatMember reports for the bot there.
+        """
         result: dict[str, Any] = await self._call("POST", "chats", json=_drop_none({
-            "id": chat_id, "type": chat_type, "title": title, "username": username, "is_forum": is_forum}))
+            "id": chat_id, "type": chat_type, "title": title, "username": username, "is_forum": is_forum,
+            "bot_status": bot_status}))
+        return result
+
+    async def migrate_chat(self, chat_id: int, to_chat_id: int, user: User | None = None) -> dict[str, Any]:
+        """Upgrade the group ``chat_id`` to the supergroup ``to_chat_id`` (-100...), as Telegram does.
+
+        The supergroup gets the group's title and stored messages (same message ids); the two service
+        updates are queued (``migrate_to_chat_id`` in the group, ``migrate_from_chat_id`` in the
+        supergroup, from ``user``); every call naming the group then answers 400 with migrate_to_chat_id.
+        Returns {chat, update_ids, messages}.
+        """
+        result: dict[str, Any] = await self._call("POST", f"chats/{chat_id}/migrate", json=_drop_none({
+            "to_chat_id": to_chat_id, "user": user}))
         return result
 
     async def chats(self) -> list[dict[str, Any]]:
@@ -98,7 +115,7 @@ class EmulatorClient:
         return result
 
     async def kick_bot(self, chat_id: int, kicked: bool = True) -> None:
-        """Remove the bot from a group (sends then fail with 403), or put it back."""
+        """Remove the bot from a group (sends, edits, getChat then fail with 403), or put it back."""
         await self._call("POST", f"chats/{chat_id}/kick", json={"kicked": kicked})
 
     async def block_user(self, user_id: int, notify: bool = False) -> None:

@@ -66,6 +66,7 @@ class Control:
             ("GET", "/_ctl/chats", self.list_chats),
             ("POST", "/_ctl/chats", self.create_chat),
             ("POST", "/_ctl/chats/{chat_id}/kick", self.kick_bot),
+            ("POST", "/_ctl/chats/{chat_id}/migrate", self.migrate_chat),
             ("POST", "/_ctl/users/{user_id}/block", self.block_user),
             ("POST", "/_ctl/users/{user_id}/unblock", self.unblock_user),
             ("POST", "/_ctl/messages/private", self.private_message),
@@ -148,7 +149,8 @@ class Control:
         """A snapshot of the emulator's state for debugging and dashboards."""
         s = self.state
         return {
-            "chats": [c.to_api() | {"bot_kicked": c.bot_kicked} for c in s.chats.values()],
+            "chats": [c.to_api() | {"bot_kicked": c.bot_kicked, "bot_status": c.bot_status,
+                                    "migrated_to": c.migrated_to} for c in s.chats.values()],
             "users": list(s.users.values()),
             "blocked": sorted(s.blocked),
             "outages": sorted(s.outages),
@@ -186,18 +188,37 @@ class Control:
         return [c.to_api() for c in self.state.chats.values()]
 
     async def create_chat(self, request: web.Request) -> Any:
-        """Create a group/supergroup/channel: {id, type, title, username?, is_forum?}."""
+        """Create a group/supergroup/channel: {id, type, title, username?, is_forum?, bot_status?}."""
         body, _ = await self._payload(request)
         chat = self.state.create_chat(_int(body.get("id"), "id"), str(body.get("type", "supergroup")),
-                                      body.get("title"), body.get("username"), bool(body.get("is_forum")))
+                                      body.get("title"), body.get("username"), bool(body.get("is_forum")),
+                                      str(body.get("bot_status") or "member"))
         return chat.to_api()
 
     async def kick_bot(self, request: web.Request) -> Any:
-        """Mark the bot as removed from a group ({kicked: bool}); sends then fail with 403."""
+        """Mark the bot as removed from a group ({kicked: bool}); sends, edits, getChat then fail with 403."""
         body, _ = await self._payload(request)
         chat = self._chat(request.match_info["chat_id"])
         chat.bot_kicked = bool(body.get("kicked", True))
         return chat.to_api() | {"bot_kicked": chat.bot_kicked}
+
+    async def migrate_chat(self, request: web.Request) -> Any:
+        """Upgrade a group to a supergroup: {to_chat_id, user?} -> {chat, update_ids, messages}.
+
+        The supergroup gets the group's messages (same ids); the two service updates Telegram sends are
+        queued; every Bot API call naming the group then answers 400 with ``migrate_to_chat_id``.
+        """
+        body, _ = await self._payload(request)
+        old = self._chat(request.match_info["chat_id"])
+        to_chat_id = _int(body.get("to_chat_id"), "to_chat_id")
+        user = body.get("user")
+        if user is not None and (not isinstance(user, dict) or "id" not in user):
+            raise ControlError(400, "user must be an object with an id")
+        before = self.state.next_update_id
+        to_message, from_message = self.state.migrate_chat(old.id, to_chat_id, user)
+        return {"chat": self.state.chats[to_chat_id].to_api(),
+                "update_ids": list(range(before, self.state.next_update_id)),
+                "messages": [to_message, from_message]}
 
     async def block_user(self, request: web.Request) -> Any:
         """The user blocks the bot: sends to their private chat fail with 403."""
@@ -324,6 +345,8 @@ class Control:
         chat = self._chat(body.get("chat_id"))
         if chat.type == "private":
             raise ControlError(400, "chat_id is a private chat; use /_ctl/messages/private")
+        if chat.migrated_to is not None:
+            raise ControlError(400, f"chat {chat.id} was upgraded to the supergroup {chat.migrated_to}; write there")
         user = self._user(body)
         content = self._content(body, files)
         message = self.state.store_message(chat, user, content, self._reply_target(chat, body),

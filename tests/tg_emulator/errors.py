@@ -8,17 +8,24 @@ from typing import Any
 class ApiError(Exception):
     """A Bot API failure: becomes ``{"ok": false, "error_code": ..., "description": ...}``."""
 
-    def __init__(self, error_code: int, description: str, retry_after: int | None = None) -> None:
+    def __init__(self, error_code: int, description: str, retry_after: int | None = None,
+                 migrate_to_chat_id: int | None = None) -> None:
         super().__init__(f"{error_code}: {description}")
         self.error_code = error_code
         self.description = description
         self.retry_after = retry_after
+        self.migrate_to_chat_id = migrate_to_chat_id
 
     def to_json(self) -> dict[str, Any]:
         """Render the error exactly as Telegram does (``parameters`` only when relevant)."""
         body: dict[str, Any] = {"ok": False, "error_code": self.error_code, "description": self.description}
+        parameters: dict[str, Any] = {}
+        if self.migrate_to_chat_id is not None:
+            parameters["migrate_to_chat_id"] = self.migrate_to_chat_id
         if self.retry_after is not None:
-            body["parameters"] = {"retry_after": self.retry_after}
+            parameters["retry_after"] = self.retry_after
+        if parameters:
+            body["parameters"] = parameters
         return body
 
 
@@ -30,6 +37,11 @@ def bad_request(detail: str) -> ApiError:
 def forbidden(detail: str) -> ApiError:
     """Shortcut for a 403 with Telegram's ``Forbidden: `` prefix."""
     return ApiError(403, f"Forbidden: {detail}")
+
+
+def migrated(to_chat_id: int) -> ApiError:
+    """What Telegram answers for any call aimed at a group that became a supergroup."""
+    return ApiError(400, "Bad Request: group chat was upgraded to a supergroup chat", migrate_to_chat_id=to_chat_id)
 
 
 def too_many_requests(retry_after: int) -> ApiError:

@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import DEFAULT_DESCRIPTIONS, ApiError, bad_request, forbidden
+from .errors import DEFAULT_DESCRIPTIONS, ApiError, bad_request, forbidden, migrated
 from .html_check import utf16_len
 from .limits import RateLimitConfig, RateLimiter
 from .media import FileStore
@@ -32,6 +32,17 @@ OUTAGE_PREFIXES = ("send", "edit", "copy", "forward", "delete")
 CONFLICT_DESCRIPTION = (
     "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running"
 )
+# The bot's status in a group: plain member (Telegram's default when added) or administrator.
+BOT_STATUSES = ("member", "administrator")
+# Rights getChatMember reports for the bot when it is an administrator (a generous, typical set).
+BOT_ADMIN_RIGHTS: dict[str, bool] = {
+    "can_be_edited": False, "is_anonymous": False, "can_manage_chat": True, "can_delete_messages": True,
+    "can_manage_video_chats": True, "can_restrict_members": True, "can_promote_members": False,
+    "can_change_info": True, "can_invite_users": True, "can_post_stories": False, "can_edit_stories": False,
+    "can_delete_stories": False, "can_send_welcome_messages": False, "can_pin_messages": True,
+}
+# Who upgrades a group to a supergroup when a test does not say (not registered as a user).
+DEFAULT_MIGRATING_ADMIN: dict[str, Any] = {"id": 100_000, "is_bot": False, "first_name": "Group admin"}
 _COMMAND_RE = re.compile(r"(?<!\S)/[A-Za-z0-9_]{1,32}(?:@[A-Za-z0-9_]{3,32})?")
 
 
@@ -60,6 +71,8 @@ class ChatState:
     last_name: str | None = None
     is_forum: bool = False
     bot_kicked: bool = False
+    bot_status: str = "member"  # in groups: "member" or "administrator" (see getChatMember)
+    migrated_to: int | None = None  # a group upgraded to this supergroup: every call answers 400
     next_message_id: int = 1
 
     def to_api(self) -> dict[str, Any]:
@@ -262,12 +275,14 @@ class EmulatorState:
         return chat
 
     def create_chat(self, chat_id: int, chat_type: str = "supergroup", title: str | None = None,
-                    username: str | None = None, is_forum: bool = False) -> ChatState:
-        """Create (or update) a group, supergroup or channel the bot is a member of."""
+                    username: str | None = None, is_forum: bool = False, bot_status: str = "member") -> ChatState:
+        """Create (or update) a group, supergroup or channel the bot is a member (or administrator) of."""
         if chat_type not in ("group", "supergroup", "channel"):
             raise ValueError("chat type must be group, supergroup or channel (private chats appear by themselves)")
         if chat_id >= 0:
             raise ValueError("group/supergroup/channel ids are negative (supergroups look like -100...)")
+        if bot_status not in BOT_STATUSES:
+            raise ValueError(f"bot_status must be one of {', '.join(BOT_STATUSES)}")
         chat = self.chats.get(chat_id)
         if chat is None:
             chat = self.chats[chat_id] = ChatState(id=chat_id, type=chat_type)
@@ -275,7 +290,48 @@ class EmulatorState:
         chat.title = title or f"Chat {chat_id}"
         chat.username = username
         chat.is_forum = is_forum
+        chat.bot_status = bot_status
         return chat
+
+    def migrate_chat(self, chat_id: int, to_chat_id: int,
+                     user: dict[str, Any] | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Upgrade a basic group to a new supergroup the way Telegram does; returns the two service messages.
+
+        The supergroup gets the group's title and the bot's status there; the group's stored messages are
+        copied into it with the same message ids (the emulator's choice: Telegram starts the supergroup's
+        ids afresh, so a bot could not edit its old cards there).  The group then answers every call with
+        400 "group chat was upgraded to a supergroup chat" + ``migrate_to_chat_id``.  Queued, in this order:
+        a message in the group with ``migrate_to_chat_id`` and one in the supergroup with
+        ``migrate_from_chat_id``, both from ``user`` (the admin who upgraded).
+        """
+        old = self.chats.get(chat_id)
+        if old is None:
+            raise KeyError(f"chat {chat_id} not found")
+        if old.migrated_to is not None:
+            raise ValueError(f"chat {chat_id} was already upgraded to {old.migrated_to}")
+        if old.type != "group":
+            raise ValueError(f"only a basic group (type group) is upgraded to a supergroup; {chat_id} is a {old.type}")
+        if not str(to_chat_id).startswith("-100"):
+            raise ValueError("a supergroup id looks like -100...")
+        if to_chat_id in self.chats:
+            raise ValueError(f"chat {to_chat_id} already exists")
+        new = self.chats[to_chat_id] = ChatState(id=to_chat_id, type="supergroup", title=old.title,
+                                                 bot_kicked=old.bot_kicked, bot_status=old.bot_status)
+        for message in self.chat_history(old.id):
+            copied = copy.deepcopy(message)
+            copied["chat"] = new.to_api()
+            reply = copied.get("reply_to_message")
+            if isinstance(reply, dict) and (reply.get("chat") or {}).get("id") == old.id:
+                reply["chat"] = new.to_api()
+            self.messages[(new.id, copied["message_id"])] = copied
+        new.next_message_id = old.next_message_id
+        sender = self.ensure_user(user) if user else dict(DEFAULT_MIGRATING_ADMIN)
+        old.migrated_to = new.id
+        to_message = self.store_message(old, sender, {"migrate_to_chat_id": new.id})
+        from_message = self.store_message(new, sender, {"migrate_from_chat_id": old.id})
+        self.add_update("message", to_message)
+        self.add_update("message", from_message)
+        return to_message, from_message
 
     def lookup_chat(self, chat_ref: Any) -> ChatState | None:
         """A chat by numeric id or "@username"."""
@@ -286,6 +342,30 @@ class EmulatorState:
             return self.chats.get(int(chat_ref))
         except (TypeError, ValueError):
             return None
+
+    @staticmethod
+    def check_migrated(chat: ChatState) -> None:
+        """A group upgraded to a supergroup answers every call with 400 + ``migrate_to_chat_id``."""
+        if chat.migrated_to is not None:
+            raise migrated(chat.migrated_to)
+
+    @staticmethod
+    def check_kicked(chat: ChatState) -> None:
+        """A group the bot was removed from answers 403 "bot was kicked from the <type> chat"."""
+        if chat.bot_kicked:
+            kind = "channel chat" if chat.type == "channel" else f"{chat.type} chat"
+            raise forbidden(f"bot was kicked from the {kind}")
+
+    def readable_chat(self, chat_ref: Any) -> ChatState:
+        """Resolve the chat of getChat / getChatMember: 400 unknown or upgraded, 403 kicked (blocking is fine)."""
+        if chat_ref is None or chat_ref == "":
+            raise bad_request("chat_id is empty")
+        chat = self.lookup_chat(chat_ref)
+        if chat is None:
+            raise bad_request("chat not found")
+        self.check_migrated(chat)
+        self.check_kicked(chat)
+        return chat
 
     def target_chat(self, chat_ref: Any) -> ChatState:
         """Resolve the chat a bot wants to write to, with Telegram's 400/403 answers."""
@@ -301,12 +381,31 @@ class EmulatorState:
                 # Known from a group, but never opened a private chat with the bot.
                 raise forbidden("bot can't initiate conversation with a user")
             raise bad_request("chat not found")
+        self.check_migrated(chat)
         if chat.type == "private" and chat.id in self.blocked:
             raise forbidden("bot was blocked by the user")
-        if chat.bot_kicked:
-            kind = "channel chat" if chat.type == "channel" else f"{chat.type} chat"
-            raise forbidden(f"bot was kicked from the {kind}")
+        self.check_kicked(chat)
         return chat
+
+    def chat_member(self, chat: ChatState, user_id: int, bot_id: int) -> dict[str, Any]:
+        """getChatMember: the bot is a member or administrator (its chat's ``bot_status``); a known user is a
+        member where they wrote (or in their private chat), "left" elsewhere; an unknown user is a 400."""
+        if user_id == bot_id:
+            user = self.bot_user(bot_id)
+            if chat.type != "private" and chat.bot_status == "administrator":
+                rights = dict(BOT_ADMIN_RIGHTS)
+                if chat.type == "supergroup" and chat.is_forum:
+                    rights["can_manage_topics"] = True
+                if chat.type == "channel":
+                    rights |= {"can_post_messages": True, "can_edit_messages": True}
+                return {"status": "administrator", "user": user, **rights}
+            return {"status": "member", "user": user}
+        known = self.users.get(user_id)
+        if known is None:
+            raise bad_request("user not found")
+        wrote = chat.id == user_id or any((m.get("from") or {}).get("id") == user_id
+                                          for m in self.chat_history(chat.id))
+        return {"status": "member" if wrote else "left", "user": known}
 
     # ------------------------------------------------------------------ messages
 

@@ -162,13 +162,16 @@ class VkEmulatorClient:
         attachments: list[dict[str, Any] | str] | None = None,
         client_info: dict[str, Any] | None = None,
         extra: dict[str, Any] | None = None,
+        reply_to: int | None = None,
     ) -> dict[str, Any]:
         """Inject message_new from a user; returns {"message", "update", "ts"}.
 
         `user` is an id or {"id", "first_name", "last_name"}; `geo` is (lat, lon) or
         {"lat", "lon", "place"}; `attachments` items are raw attachment dicts or kind names
         ("sticker", "audio", "audio_message", "video", "doc", "wall", "poll", "link", "graffiti");
-        `client_info` overrides e.g. {"lang_id": 3, "button_actions": ["text"]}.
+        `client_info` overrides e.g. {"lang_id": 3, "button_actions": ["text"]}; `reply_to` is the
+        message_id (as messages.send returned it) of a message in this conversation the user answers:
+        the update then carries it as `reply_message` (VkEmulatorError 400 when there is no such message).
         """
         user_obj = user if isinstance(user, dict) else {"id": user}
         geo_obj = {"lat": geo[0], "lon": geo[1]} if isinstance(geo, tuple) else geo
@@ -182,6 +185,7 @@ class VkEmulatorClient:
             "attachments": attachments,
             "client_info": client_info,
             "extra": extra,
+            "reply_to": reply_to,
         }
         return await self._request("POST", "message_new", body)  # type: ignore[no-any-return]
 

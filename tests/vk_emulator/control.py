@@ -180,13 +180,35 @@ class ControlApi:
             raise web.HTTPBadRequest(text='{"error": "user or user_id is required"}', content_type="application/json")
         return self.state.add_user(user)
 
+    def _reply_message(self, body: dict[str, Any], peer_id: int) -> dict[str, Any] | None:
+        """`reply_message` for `reply_to`: the stored message with that id in this conversation, as VK embeds it."""
+        reply_to = body.get("reply_to")
+        if reply_to is None:
+            return None
+        if body.get("reply_message") is not None:
+            raise web.HTTPBadRequest(
+                text='{"error": "give reply_to or reply_message, not both"}', content_type="application/json"
+            )
+        try:
+            message_id = int(reply_to)
+        except (TypeError, ValueError):
+            raise web.HTTPBadRequest(
+                text='{"error": "reply_to must be a message id"}', content_type="application/json"
+            ) from None
+        original = self.state.messages.get(message_id)
+        if original is None or original["peer_id"] != peer_id:
+            msg = f"no message {message_id} in the conversation with peer {peer_id}"
+            raise web.HTTPBadRequest(text=json.dumps({"error": msg}), content_type="application/json")
+        return payloads.reply_message(original)
+
     async def inject_message(self, request: web.Request) -> web.Response:
-        """Inject message_new from a user: text, photos (base64), geo, payload, attachments, client_info."""
+        """Inject message_new from a user: text, photos (base64), geo, payload, attachments, client_info, reply_to."""
         body = await _json_body(request)
         state = self.state
         user = self._user_from(body)
         user_id = user["id"]
         peer_id = int(body.get("peer_id") or user_id)
+        reply_message = self._reply_message(body, peer_id)
         if peer_id >= payloads.CHAT_PEER_OFFSET:
             state.chat_members.setdefault(peer_id, set()).add(user_id)
         attachments: list[dict[str, Any]] = []
@@ -217,6 +239,8 @@ class ControlApi:
         for key in ("reply_message", "fwd_messages"):
             if body.get(key) is not None:
                 extra[key] = body[key]
+        if reply_message is not None:
+            extra["reply_message"] = reply_message
         message = state.new_message(
             peer_id=peer_id,
             from_id=user_id,

@@ -6,6 +6,7 @@ real bot parses what the emulator sends exactly as it would parse VK's own paylo
 
 from __future__ import annotations
 
+import copy
 import struct
 import time
 import zlib
@@ -73,6 +74,20 @@ def geo_object(lat: float, lon: float, place: dict[str, Any] | None = None) -> d
         "coordinates": {"latitude": float(lat), "longitude": float(lon)},
         "place": place if place is not None else {"title": f"{lat:.6f}, {lon:.6f}", "country": "", "city": ""},
     }
+
+
+def reply_message(original: dict[str, Any]) -> dict[str, Any]:
+    """The `reply_message` of a message that answers `original` (a stored messages.message), as VK sends it."""
+    reply: dict[str, Any] = {
+        key: original[key]
+        for key in ("date", "from_id", "text", "attachments", "conversation_message_id", "peer_id", "id")
+    }
+    for key in ("geo", "payload", "update_time"):
+        if original.get(key) is not None:
+            reply[key] = original[key]
+    if original.get("fwd_messages"):
+        reply["fwd_messages"] = original["fwd_messages"]
+    return copy.deepcopy(reply)
 
 
 def photo_sizes(base_url: str, width: int, height: int) -> list[dict[str, Any]]:
