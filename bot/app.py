@@ -20,8 +20,9 @@ from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats, LinkPrevie
 
 from bot.core.config import CoreConfig, utc_now
 from bot.core.locks import Locks
-from bot.core.models import Messenger
+from bot.core.models import ChatRef, Messenger
 from bot.core.reception import Reception
+from bot.core.replies import Composer
 from bot.delivery.budgets import BudgetConfig, Budgets, SendBudgets
 from bot.delivery.local import WakeSender, delivery_lock, wake_listener
 from bot.delivery.relay import OutboxRelay
@@ -29,12 +30,15 @@ from bot.delivery.worker import DeliveryWorker, Sender
 from bot.settings import Settings
 from bot.text.i18n import Locales
 from handlers.telegram import build_intake
+from handlers.telegram.compose import TelegramComposer
 from handlers.telegram.polling import UpdatePoller
+from handlers.telegram.probe import TelegramProbe
 from handlers.telegram.sender import TelegramSender
 from handlers.telegram.session import JsonSession, json_session
 from handlers.telegram.webhook import serve_webhook
 from handlers.vk import VkAdapter, VkSender
 from handlers.vk import make_api as make_vk_api
+from handlers.vk.compose import VkComposer
 from storage.base import DraftStore, OutboxStore
 from storage.photos import PhotoArchive
 from storage.sqlite import SqliteStorage
@@ -158,11 +162,13 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
     archive = PhotoArchive(settings.photos_dir)
     assert settings.staff_chat_id is not None
     config = CoreConfig(
-        staff_chat_id=settings.staff_chat_id,
+        staff_chat=ChatRef(Messenger.TELEGRAM, settings.staff_chat_id),
         staff_language=settings.staff_language,
         tz=ZoneInfo(settings.timezone),
         admin_ids=settings.admin_ids,
+        default_answer_hours=settings.default_answer_hours,
     )
+    composers: dict[Messenger, Composer] = {Messenger.TELEGRAM: TelegramComposer(), Messenger.VK: VkComposer()}
     bot = make_bot(settings)
     vk_api = make_vk_api(settings.vk_token, settings.vk_api_url) if settings.vk_token else None
     intake = settings.bot_role in ("all", "intake")
@@ -177,11 +183,12 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
             reception = Reception.build(
                 records,
                 locales,
-                archive,
                 config,
-                settings.default_answer_hours,
+                composers,
+                TelegramProbe(bot),
                 drafts=shared.drafts,
                 locks=shared.locks,
+                report_locks=shared.relay_locks,
             )
             # One set of budgets for the worker's sends and the replies (shared through Redis when it is set; without
             # it an intake-only process counts its own replies, the worker process its own sends).
@@ -199,8 +206,8 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
                     shared.queue or records,
                     senders,
                     clock=utc_now,
-                    staff_chat_for=reception.routing.chat_for_report,
-                    staff_gettext=locales.get(settings.staff_language),
+                    policy=reception.rerouting,
+                    cards=records,
                     budgets=budgets,
                 )
                 reception.on_enqueue(worker.wake)
@@ -220,7 +227,7 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
             if intake:
                 with contextlib.suppress(Exception):
                     await _set_commands(bot, locales)
-                telegram = build_intake(bot, reception, settings.album_wait_seconds)
+                telegram = build_intake(bot, reception, archive, settings.album_wait_seconds)
                 if settings.webhook_url:
                     webhook = serve_webhook(
                         telegram,
@@ -236,7 +243,7 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
                     await bot.delete_webhook()  # getUpdates and a webhook exclude each other
                     tasks.append(asyncio.create_task(UpdatePoller(telegram).run(stop), name="polling"))
                 if vk_api is not None and settings.vk_group_id is not None:
-                    vk = VkAdapter(reception, vk_api, settings.vk_group_id, settings.data_dir, budgets)
+                    vk = VkAdapter(reception, vk_api, settings.vk_group_id, settings.data_dir, archive, budgets)
                     tasks.append(asyncio.create_task(vk.run(stop), name="vk"))
             settle_memory()
             await stop.wait()

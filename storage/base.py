@@ -1,22 +1,31 @@
-"""The interfaces the core uses to keep its data; backends implement them."""
+"""The interfaces the rest of the code uses to keep its data; backends implement every method declared here.
+
+Storage keeps what it is given: every event it writes was made by the core (bot/core/lifecycle.py).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
+from bot.core.lifecycle import Change
 from bot.core.models import (
     Category,
+    ChatRef,
     Draft,
     Event,
-    OutboxMessage,
+    Messenger,
     Report,
     ResidentProfile,
     ResidentRef,
 )
+from bot.core.outbox import Card, OutboxMessage
 
-OutboxFor = Callable[[Report], Sequence[OutboxMessage]]
+Effects = tuple[Sequence[Event], Sequence[OutboxMessage]]
+EffectsFor = Callable[[Report], Effects]
+"""What a new report records and owes, once its number is known: its first events and its messages."""
 
 
 class Unset:
@@ -31,11 +40,32 @@ class NotFound(Exception):
 
 
 class Conflict(Exception):
-    """The change lost a race: the record changed state meanwhile."""
+    """The change lost a race: the record changed meanwhile."""
 
 
 class AlreadyApplied(Exception):
     """A change from this source (`Event.source`) was recorded before: it is not applied twice."""
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """A resolution waiting for its official to confirm it goes without an after photo."""
+
+    report_id: int
+    chat: ChatRef
+    author: str
+    author_name: str | None
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class BrokenChat:
+    """A staff chat that refused the bot for good, or moved (a group upgraded to a supergroup)."""
+
+    chat: ChatRef
+    reason: str
+    at: datetime
+    moved_to: ChatRef | None = None
 
 
 class CategoryStore(Protocol):
@@ -68,15 +98,33 @@ class ResidentStore(Protocol):
 
 
 class DraftStore(Protocol):
-    """Reports being written, one per resident."""
+    """Residents' dialog states (reports being written), one per resident."""
 
     async def get_draft(self, ref: ResidentRef) -> Draft | None: ...
     async def save_draft(self, ref: ResidentRef, draft: Draft) -> None: ...
     async def delete_draft(self, ref: ResidentRef) -> bool: ...
 
 
+class CardIndex(Protocol):
+    """Which sent messages show which report: cards to edit, and messages a reply may refer to."""
+
+    async def link_messages(
+        self, chat: ChatRef, message_ids: Sequence[int], report_id: int, card: Card | None = None
+    ) -> None:
+        """Remember that these messages in `chat` show the report (and which of them is its card, if one is)."""
+        ...
+
+    async def report_for_message(self, chat: ChatRef, message_id: int) -> int | None:
+        """The report a message of the bot's in this chat is about, if any."""
+        ...
+
+    async def card_of(self, chat: ChatRef, report_id: int) -> Card | None:
+        """The report's card in this chat, if it was posted."""
+        ...
+
+
 class ReportStore(Protocol):
-    """Sent reports, their history, and the staff messages that show them."""
+    """Sent reports, their history, and the changes officials and residents make."""
 
     async def submit_report(
         self,
@@ -84,25 +132,59 @@ class ReportStore(Protocol):
         draft: Draft,
         created_at: datetime,
         answer_due_at: datetime,
-        outbox_for: OutboxFor,
+        staff_chat: ChatRef,
+        effects: EffectsFor,
     ) -> Report:
-        """Atomically: create the report, record its creation and the resident's profile, drop the draft, queue its
-        messages."""
+        """Atomically: create the report, record its events and the resident's profile, drop the draft, queue its
+        messages. A draft sent before (same key) returns its report and records nothing again."""
         ...
 
     async def get_report(self, report_id: int) -> Report | None: ...
-    async def list_reports(self, ref: ResidentRef, limit: int) -> list[Report]: ...
-    async def history(self, report_id: int) -> list[Event]: ...
-
-    async def record_event(self, event: Event, expected: Report, outbox: Sequence[OutboxMessage]) -> None:
-        """Atomically: change status (if still `expected.status`), record the event, queue messages."""
+    async def list_reports(self, ref: ResidentRef, limit: int) -> list[Report]:
+        """A resident's reports, newest first."""
         ...
 
-    async def link_staff_messages(self, chat_id: int, message_ids: Sequence[int], report_id: int) -> None: ...
-    async def report_for_staff_message(self, chat_id: int, message_id: int) -> int | None: ...
+    async def history(self, report_id: int) -> list[Event]: ...
 
-    async def save_pending(self, report_id: int, author: str, text: str, created_at: datetime) -> int: ...
-    async def take_pending(self, pending_id: int) -> tuple[int, str, str] | None: ...
+    async def duplicates_of(self, report_id: int) -> list[Report]:
+        """The reports marked as duplicates of this one."""
+        ...
+
+    async def record(self, changes: Sequence[Change], outbox: Sequence[OutboxMessage] = ()) -> None:
+        """Atomically: apply each change if its report is still at `change.before.version`, record its events and
+        queue the messages. Raises Conflict (nothing changed) if one lost a race, AlreadyApplied if an event's
+        source was recorded before."""
+        ...
+
+    async def save_pending(self, pending: Pending, created_at: datetime) -> int: ...
+    async def take_pending(self, pending_id: int, chat: ChatRef) -> Pending | None:
+        """Remove and return a pending resolution asked in `chat`; None if it is gone (or asked elsewhere)."""
+        ...
+
+
+class RouteStore(Protocol):
+    """Staff chats that hold reports, and the ones that broke."""
+
+    async def report_chats(self) -> set[ChatRef]:
+        """The staff chats holding the cards of open reports."""
+        ...
+
+    async def reports_in_chat(self, chat: ChatRef) -> list[Report]:
+        """The reports whose cards are in this staff chat."""
+        ...
+
+    async def broken_chats(self) -> list[BrokenChat]: ...
+
+    async def break_chat(self, broken: BrokenChat, changes: Sequence[Change], outbox: Sequence[OutboxMessage]) -> bool:
+        """Atomically, once per chat: remember it broke (or moved), point the categories routed to it to the default
+        chat (or where it moved), apply the changes (the reports moved out of it) and queue the messages.
+        False (nothing done) if it was recorded before."""
+        ...
+
+    async def move_chat(self, broken: BrokenChat) -> bool:
+        """Once per chat, for a chat that moved (`broken.moved_to`): its categories, reports, cards and messages
+        now live at the new id. False if it was recorded before."""
+        ...
 
 
 class OutboxStore(Protocol):
@@ -113,11 +195,22 @@ class OutboxStore(Protocol):
         """The oldest pending message of each chat lane (`OutboxMessage.lane`) that is due, highest priority first."""
         ...
 
-    async def mark_sent(self, message: OutboxMessage, message_ids: Sequence[int]) -> None: ...
+    async def mark_sent(self, message: OutboxMessage, message_ids: Sequence[int]) -> None:
+        """Delivered: forget it, and link the sent messages to its report if it asks (the card, if it is one)."""
+        ...
+
     async def mark_retry(self, message: OutboxMessage, at: datetime, error: str) -> None: ...
     async def mark_failed(
-        self, message: OutboxMessage, error: str, at: datetime, notices: Sequence[OutboxMessage] = ()
-    ) -> None: ...
+        self,
+        message: OutboxMessage,
+        error: str,
+        at: datetime,
+        changes: Sequence[Change] = (),
+        notices: Sequence[OutboxMessage] = (),
+    ) -> None:
+        """Refused for good: keep it as failed, apply the changes (recording it on the report), queue the notices."""
+        ...
+
     async def pending_count(self) -> int: ...
 
 
@@ -136,7 +229,37 @@ class ChatLanes(Protocol):
         ...
 
 
-class Storage(CategoryStore, ResidentStore, DraftStore, ReportStore, OutboxStore, Protocol):
+class OutboxSource(Protocol):
+    """The records' transactional outbox, drained into another queue (Redis) by the relay."""
+
+    async def peek_outbox(self, limit: int) -> list[OutboxMessage]:
+        """The oldest pending messages, in queue order."""
+        ...
+
+    async def forget_outbox(self, ids: Sequence[int]) -> None:
+        """Drop relayed messages."""
+        ...
+
+
+class SendLog(Protocol):
+    """When messages went into groups, kept across restarts for the send budgets."""
+
+    async def log_send(self, messenger: Messenger, chat_id: int, cost: int, at: float) -> None: ...
+    async def recent_sends(self, seconds: float) -> list[tuple[Messenger, int, int, float]]: ...
+
+
+class Storage(
+    CategoryStore,
+    ResidentStore,
+    DraftStore,
+    CardIndex,
+    ReportStore,
+    RouteStore,
+    OutboxStore,
+    OutboxSource,
+    SendLog,
+    Protocol,
+):
     """Everything the bot keeps; one object per backend."""
 
     async def close(self) -> None: ...

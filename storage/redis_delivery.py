@@ -1,4 +1,4 @@
-"""The delivery queue on Redis for several processes; report-side effects still go to the records storage.
+"""The delivery queue on Redis for several processes; what delivery records about reports still goes to the records.
 
 The records storage keeps its transactional outbox (a report and the messages it owes are written together);
 `OutboxRelay` moves those messages into Redis, where any worker process may claim them.
@@ -8,19 +8,25 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Protocol
 
-from bot.core.models import OutboxMessage
+from bot.core.lifecycle import Change
+from bot.core.outbox import OutboxMessage
+from storage.base import CardIndex, ReportStore
 from storage.redis_queue import RedisQueue
-from storage.sqlite import SqliteStorage
+
+
+class Records(CardIndex, ReportStore, Protocol):
+    """What delivery needs of the records storage."""
 
 
 class RedisDelivery:
-    """The worker's queue: Redis for the messages, the records storage for links and history."""
+    """The worker's queue: Redis for the messages, the records storage for links, cards and history."""
 
     # Claimed heads are leased to this process: the worker must send every one it claims.
     leases = True
 
-    def __init__(self, queue: RedisQueue, records: SqliteStorage) -> None:
+    def __init__(self, queue: RedisQueue, records: Records) -> None:
         self.queue = queue
         self._records = records
 
@@ -39,8 +45,10 @@ class RedisDelivery:
 
     async def mark_sent(self, message: OutboxMessage, message_ids: Sequence[int]) -> None:
         """Link the card to its report first: a crash before the ack repeats the post, never orphans it."""
-        if message.link_to_report and message.report_id is not None:
-            await self._records.link_staff_messages(message.chat_id, message_ids, message.report_id)
+        if message.report_id is not None and message_ids:
+            card = message.card(message_ids)
+            if message.link_to_report or card is not None:
+                await self._records.link_messages(message.chat, message_ids, message.report_id, card)
         await self.queue.mark_sent(message, message_ids)
 
     async def mark_retry(self, message: OutboxMessage, at: datetime, error: str) -> None:
@@ -48,10 +56,16 @@ class RedisDelivery:
         await self.queue.mark_retry(message, at, error)
 
     async def mark_failed(
-        self, message: OutboxMessage, error: str, at: datetime, notices: Sequence[OutboxMessage] = ()
+        self,
+        message: OutboxMessage,
+        error: str,
+        at: datetime,
+        changes: Sequence[Change] = (),
+        notices: Sequence[OutboxMessage] = (),
     ) -> None:
         """Record the failure on the report (and queue the notices) before dropping the message."""
-        await self._records.record_delivery_failure(message.report_id, error, at, notices)
+        if changes or notices:
+            await self._records.record(changes, notices)
         await self.queue.mark_failed(message, error, at)
 
     async def pending_count(self) -> int:

@@ -59,7 +59,8 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from bot.core.models import Button, Messenger, OutboxKind, OutboxMessage
+from bot.core.models import Button, Messenger
+from bot.core.outbox import OutboxKind, OutboxMessage, Role
 
 GROUP = "workers"
 PROMOTE_BATCH = 1000
@@ -302,6 +303,8 @@ def dump_message(message: OutboxMessage) -> str:
             "link_to_report": message.link_to_report,
             "priority": message.priority,
             "extra": message.extra,
+            "role": message.role.value,
+            "reply_to_card": message.reply_to_card,
         },
         ensure_ascii=False,
     )
@@ -323,6 +326,8 @@ def load_message(body: str, message_id: int | None = None, attempts: int = 0) ->
         id=message_id,
         attempts=attempts,
         extra=dict(data["extra"]),
+        role=Role(data.get("role", "")),
+        reply_to_card=bool(data.get("reply_to_card", False)),
     )
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import math
 import sqlite3
 import time
@@ -15,38 +14,30 @@ from typing import Any, TypeVar, cast
 
 import aiosqlite
 
+from bot.core.lifecycle import Change
 from bot.core.models import (
-    Button,
     Category,
+    ChatRef,
     Draft,
     Event,
-    EventKind,
-    Location,
     Messenger,
-    OutboxKind,
-    OutboxMessage,
     Report,
     ResidentProfile,
     ResidentRef,
     Status,
 )
-from storage.base import UNSET, AlreadyApplied, Conflict, NotFound, OutboxFor, Unset
+from bot.core.outbox import Card, OutboxMessage
+from storage import sqlite_outbox as outbox
+from storage import sqlite_records as records
+from storage.base import UNSET, BrokenChat, EffectsFor, NotFound, Pending, Unset
 from storage.defaults import DEFAULT_CATEGORIES
+from storage.sqlite_records import ts
+from storage.sqlite_upgrade import upgrade
 
 SCHEMA = (Path(__file__).parent / "sqlite_schema.sql").read_text(encoding="utf-8")
 # How long the in-memory copy of the categories is trusted: another process on the same file (scale-out) may
 # change them; this process's own changes refresh it at once.
 CATEGORIES_FRESH_SECONDS = 5.0
-
-
-def ts(moment: datetime) -> str:
-    """A datetime as sortable UTC text."""
-    return moment.astimezone(UTC).isoformat(timespec="microseconds")
-
-
-def from_ts(text: str) -> datetime:
-    """Inverse of `ts`."""
-    return datetime.fromisoformat(text)
 
 
 T = TypeVar("T")
@@ -55,8 +46,6 @@ OPEN_ATTEMPTS = 20
 # The send log covers the longest budget window (a group's minute) with room to spare.
 SENT_LOG_SECONDS = 120.0
 SENT_LOG_PRUNE_EVERY = 500
-# Each chat's oldest pending message: messages of one chat go out strictly in order.
-HEADS = "SELECT MIN(id) AS id FROM outbox WHERE status = 'pending' GROUP BY messenger, chat_id, lane"
 
 
 @contextmanager
@@ -69,14 +58,6 @@ def _transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
         db.execute("ROLLBACK")
         raise
     db.execute("COMMIT")
-
-
-def _buttons_to_json(buttons: tuple[tuple[Button, ...], ...]) -> list[list[list[str]]]:
-    return [[[b.label, b.action] for b in row] for row in buttons]
-
-
-def _buttons_from_json(rows: list[list[list[str]]]) -> tuple[tuple[Button, ...], ...]:
-    return tuple(tuple(Button(label, action) for label, action in row) for row in rows)
 
 
 async def _add_column(conn: aiosqlite.Connection, table: str, column: str, declaration: str) -> None:
@@ -199,8 +180,11 @@ class SqliteStorage:
         return cast(T, await conn._execute(work, conn._conn))  # type: ignore[no-untyped-call]
 
     async def _seed(self, answer_hours: int) -> None:
+        """Upgrade a database made by an older version, and give a new one the default categories."""
+
         def work(db: sqlite3.Connection) -> None:
             with _transaction(db):
+                upgrade(db)
                 row = db.execute("SELECT COUNT(*) FROM categories").fetchone()
                 if row is not None and row[0] > 0:
                     return
@@ -375,288 +359,193 @@ class SqliteStorage:
 
     # Reports
 
-    @staticmethod
-    def _report(row: Any) -> Report:
-        return Report(
-            id=row["id"],
-            resident=ResidentRef.parse(row["resident"]),
-            resident_name=row["resident_name"],
-            category_id=row["category_id"],
-            description=row["description"],
-            location=Location(latitude=row["latitude"], longitude=row["longitude"], address=row["address"]),
-            photos=tuple(json.loads(row["photos"])),
-            status=Status(row["status"]),
-            created_at=from_ts(row["created_at"]),
-            answer_due_at=from_ts(row["answer_due_at"]),
-        )
-
     async def submit_report(
         self,
         profile: ResidentProfile,
         draft: Draft,
         created_at: datetime,
         answer_due_at: datetime,
-        outbox_for: OutboxFor,
+        staff_chat: ChatRef,
+        effects: EffectsFor,
     ) -> Report:
-        """Create the report with its first event, record the resident's profile (name and language, for the
-        answers), drop the draft and queue its messages, atomically (one commit: one fsync per report).
+        """Create the report with its events, record the resident's profile (name and language, for the answers),
+        drop the draft and queue its messages, atomically (one commit: one fsync per report).
 
-        A draft already sent (same key) returns its report and queues nothing again.
+        A draft already sent (same key) returns its report and records nothing again.
         """
         if draft.category_id is None or draft.description is None or draft.location is None:
             raise ValueError("incomplete draft")
-        loc = draft.location
+        new = Report(
+            id=0,
+            resident=profile.ref,
+            resident_name=profile.display_name,
+            category_id=draft.category_id,
+            description=draft.description,
+            location=draft.location,
+            photos=tuple(draft.photos),
+            status=Status.NEW,
+            created_at=created_at,
+            answer_due_at=answer_due_at,
+            staff_chat=staff_chat,
+        )
 
         def work(db: sqlite3.Connection) -> Report:
             with _transaction(db):
-                cur = db.execute("SELECT * FROM reports WHERE draft_key = ?", (draft.key,))
-                existing = cur.fetchone()
-                if existing is not None:
-                    db.execute("DELETE FROM drafts WHERE resident = ?", (profile.ref.key,))
-                    return self._report(existing)
-                self._upsert_resident(db, profile)
-                cur = db.execute(
-                    "INSERT INTO reports (resident, resident_name, category_id, description, latitude, longitude,"
-                    " address, photos, status, created_at, answer_due_at, draft_key) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
-                    " RETURNING *",
-                    (
-                        profile.ref.key,
-                        profile.display_name,
-                        draft.category_id,
-                        draft.description,
-                        loc.latitude,
-                        loc.longitude,
-                        loc.address,
-                        json.dumps(draft.photos),
-                        Status.NEW.value,
-                        ts(created_at),
-                        ts(answer_due_at),
-                        draft.key,
-                    ),
-                )
-                report = self._report(cur.fetchone())
-                self._insert_event(db, Event(report.id, EventKind.CREATED, created_at, profile.ref.key, Status.NEW))
+                existing = records.report_by_draft(db, draft.key)
+                if existing is None:
+                    self._upsert_resident(db, profile)
+                    report = records.insert_report(db, new, draft.key)
+                    events, messages = effects(report)
+                    records.insert_events(db, events)
+                    outbox.insert(db, messages, created_at, self.report_lanes)
                 db.execute("DELETE FROM drafts WHERE resident = ?", (profile.ref.key,))
-                self._insert_outbox(db, outbox_for(report), created_at)
-            return report
+            return existing or report
 
         return await self._run(work)
 
     async def get_report(self, report_id: int) -> Report | None:
         """One report by number."""
-
-        def work(db: sqlite3.Connection) -> Report | None:
-            cur = db.execute("SELECT * FROM reports WHERE id = ?", (report_id,))
-            row = cur.fetchone()
-            return self._report(row) if row else None
-
-        return await self._run(work)
+        return await self._run(lambda db: records.get_report(db, report_id))
 
     async def list_reports(self, ref: ResidentRef, limit: int) -> list[Report]:
         """A resident's reports, newest first."""
 
         def work(db: sqlite3.Connection) -> list[Report]:
             cur = db.execute("SELECT * FROM reports WHERE resident = ? ORDER BY id DESC LIMIT ?", (ref.key, limit))
-            return [self._report(r) for r in cur.fetchall()]
+            return [records.report_of(r) for r in cur.fetchall()]
 
         return await self._run(work)
 
     async def history(self, report_id: int) -> list[Event]:
         """Every event of a report, oldest first."""
+        return await self._run(lambda db: records.history(db, report_id))
 
-        def work(db: sqlite3.Connection) -> list[Event]:
-            cur = db.execute("SELECT * FROM events WHERE report_id = ? ORDER BY id", (report_id,))
-            rows = cur.fetchall()
-            return [
-                Event(
-                    report_id=r["report_id"],
-                    kind=EventKind(r["kind"]),
-                    at=from_ts(r["at"]),
-                    author=r["author"],
-                    status_after=Status(r["status_after"]),
-                    text=r["text"],
-                    source=r["source"],
-                )
-                for r in rows
-            ]
+    async def duplicates_of(self, report_id: int) -> list[Report]:
+        """The reports marked as duplicates of this one."""
+        return await self._run(lambda db: records.duplicates_of(db, report_id))
 
-        return await self._run(work)
+    async def record(self, changes: Sequence[Change], messages: Sequence[OutboxMessage] = ()) -> None:
+        """Apply the changes if their reports are still as read, record their events and queue the messages.
 
-    @staticmethod
-    def _insert_event(db: sqlite3.Connection, event: Event) -> None:
-        db.execute(
-            "INSERT INTO events (report_id, kind, at, author, status_after, text, source) VALUES (?,?,?,?,?,?,?)",
-            (
-                event.report_id,
-                event.kind.value,
-                ts(event.at),
-                event.author,
-                event.status_after.value,
-                event.text,
-                event.source,
-            ),
-        )
-
-    async def record_event(self, event: Event, expected: Report, outbox: Sequence[OutboxMessage]) -> None:
-        """Apply an event if the report is still in the state the caller saw; queue its messages.
-
-        Raises `AlreadyApplied` (changing nothing) when an event from the same `source` is recorded already.
+        Raises `Conflict` or `AlreadyApplied`, changing nothing.
         """
+        now = datetime.now(UTC)
 
         def work(db: sqlite3.Connection) -> None:
             with _transaction(db):
-                if (
-                    event.source is not None
-                    and db.execute("SELECT 1 FROM events WHERE source = ?", (event.source,)).fetchone()
-                ):
-                    raise AlreadyApplied(event.source)
-                cur = db.execute(
-                    "UPDATE reports SET status = ? WHERE id = ? AND status = ?",
-                    (event.status_after.value, event.report_id, expected.status.value),
-                )
-                if cur.rowcount != 1:
-                    raise Conflict(event.report_id)
-                self._insert_event(db, event)
-                self._insert_outbox(db, outbox, event.at)
+                records.apply_changes(db, changes)
+                outbox.insert(db, messages, now, self.report_lanes)
 
         await self._run(work)
 
-    async def link_staff_messages(self, chat_id: int, message_ids: Sequence[int], report_id: int) -> None:
-        """Remember which staff-chat messages show a report, so replies to them find it."""
-
-        def work(db: sqlite3.Connection) -> None:
-            with _transaction(db):
-                self._link(db, chat_id, message_ids, report_id)
-
-        await self._run(work)
-
-    @staticmethod
-    def _link(db: sqlite3.Connection, chat_id: int, message_ids: Sequence[int], report_id: int) -> None:
-        db.executemany(
-            "INSERT OR IGNORE INTO staff_messages (chat_id, message_id, report_id) VALUES (?,?,?)",
-            [(chat_id, mid, report_id) for mid in message_ids],
-        )
-
-    async def report_for_staff_message(self, chat_id: int, message_id: int) -> int | None:
-        """The report a staff-chat message shows, if any."""
-
-        def work(db: sqlite3.Connection) -> int | None:
-            cur = db.execute(
-                "SELECT report_id FROM staff_messages WHERE chat_id = ? AND message_id = ?",
-                (chat_id, message_id),
-            )
-            row = cur.fetchone()
-            return int(row[0]) if row else None
-
-        return await self._run(work)
-
-    async def save_pending(self, report_id: int, author: str, text: str, created_at: datetime) -> int:
-        """Keep a resolution that waits for the official to confirm it has no photo."""
+    async def save_pending(self, pending: Pending, created_at: datetime) -> int:
+        """Keep a resolution that waits for its official to confirm it has no photo."""
 
         def work(db: sqlite3.Connection) -> int:
             with _transaction(db):
-                cur = db.execute(
-                    "INSERT INTO pending_resolutions (report_id, author, text, created_at) VALUES (?,?,?,?)"
-                    " RETURNING id",
-                    (report_id, author, text, ts(created_at)),
-                )
-                row = cur.fetchone()
-            assert row is not None
-            return int(row[0])
+                return records.save_pending(db, pending, created_at)
 
         return await self._run(work)
 
-    async def take_pending(self, pending_id: int) -> tuple[int, str, str] | None:
-        """Remove and return (report id, author, text) of a pending resolution; None if gone."""
+    async def take_pending(self, pending_id: int, chat: ChatRef) -> Pending | None:
+        """Remove and return a pending resolution asked in `chat`; None if gone (or asked elsewhere)."""
 
-        def work(db: sqlite3.Connection) -> tuple[int, str, str] | None:
+        def work(db: sqlite3.Connection) -> Pending | None:
             with _transaction(db):
-                cur = db.execute(
-                    "DELETE FROM pending_resolutions WHERE id = ? RETURNING report_id, author, text",
-                    (pending_id,),
-                )
-                row = cur.fetchone()
-            return (int(row[0]), str(row[1]), str(row[2])) if row else None
+                return records.take_pending(db, pending_id, chat)
 
         return await self._run(work)
+
+    # Messages that show a report
+
+    async def link_messages(
+        self, chat: ChatRef, message_ids: Sequence[int], report_id: int, card: Card | None = None
+    ) -> None:
+        """Remember which messages in a chat show a report (and which is its card)."""
+
+        def work(db: sqlite3.Connection) -> None:
+            with _transaction(db):
+                records.link(db, chat, message_ids, report_id, card)
+
+        await self._run(work, self._delivery)
+
+    async def report_for_message(self, chat: ChatRef, message_id: int) -> int | None:
+        """The report a message of the bot's in this chat shows, if any."""
+        return await self._run(lambda db: records.report_for_message(db, chat, message_id))
+
+    async def card_of(self, chat: ChatRef, report_id: int) -> Card | None:
+        """The report's card in this chat, if it was posted."""
+        return await self._run(lambda db: records.card_of(db, chat, report_id), self._delivery)
+
+    # Staff chats
+
+    async def staff_chats(self) -> set[int]:
+        """The department chats categories are routed to."""
+        snapshot = await self._category_snapshot()
+        return {c.staff_chat_id for c in snapshot.values() if c.staff_chat_id is not None}
+
+    async def report_chats(self) -> set[ChatRef]:
+        """The staff chats holding the cards of open reports."""
+        return await self._run(records.report_chats)
+
+    async def reports_in_chat(self, chat: ChatRef) -> list[Report]:
+        """The reports whose cards are in this staff chat."""
+        return await self._run(lambda db: records.reports_in_chat(db, chat))
+
+    async def broken_chats(self) -> list[BrokenChat]:
+        """Staff chats that broke or moved."""
+        return await self._run(records.broken_chats)
+
+    async def break_chat(
+        self, broken: BrokenChat, changes: Sequence[Change], messages: Sequence[OutboxMessage]
+    ) -> bool:
+        """Once per chat: record it broke, route its categories to the default chat, move its reports out."""
+
+        def work(db: sqlite3.Connection) -> bool:
+            with _transaction(db):
+                if not records.note_broken(db, broken):
+                    return False
+                records.route_away(db, broken.chat, None)
+                records.apply_changes(db, changes)
+                outbox.insert(db, messages, broken.at, self.report_lanes)
+                return True
+
+        try:
+            return await self._run(work)
+        finally:
+            self._categories_changed()
+
+    async def move_chat(self, broken: BrokenChat) -> bool:
+        """Once per chat: everything of a chat that moved now lives at its new id."""
+        assert broken.moved_to is not None
+
+        def work(db: sqlite3.Connection) -> bool:
+            with _transaction(db):
+                if not records.note_broken(db, broken):
+                    return False
+                assert broken.moved_to is not None
+                records.move_chat(db, broken.chat, broken.moved_to)
+                return True
+
+        try:
+            return await self._run(work)
+        finally:
+            self._categories_changed()
 
     # Outbox
-
-    def _insert_outbox(self, db: sqlite3.Connection, messages: Sequence[OutboxMessage], now: datetime) -> None:
-        """Queue messages inside the caller's transaction; each message gets its id."""
-        rows = [
-            (
-                m.messenger.value,
-                m.chat_id,
-                m.kind.value,
-                json.dumps(
-                    {
-                        "text": m.text,
-                        "photos": list(m.photos),
-                        "buttons": _buttons_to_json(m.buttons),
-                        "extra": m.extra,
-                    },
-                    ensure_ascii=False,
-                ),
-                m.report_id,
-                int(m.link_to_report),
-                m.priority,
-                ts(now),
-                m.lane(self.report_lanes),
-            )
-            for m in messages
-        ]
-        for message, row in zip(messages, rows, strict=True):
-            cur = db.execute(
-                "INSERT INTO outbox (messenger, chat_id, kind, body, report_id, link, priority, status,"
-                " next_attempt_at, lane) VALUES (?,?,?,?,?,?,?,'pending',?,?) RETURNING id",
-                row,
-            )
-            inserted = cur.fetchone()
-            assert inserted is not None
-            message.id = int(inserted[0])
 
     async def enqueue(self, messages: Sequence[OutboxMessage]) -> None:
         """Queue messages on their own (not tied to a report change)."""
 
         def work(db: sqlite3.Connection) -> None:
             with _transaction(db):
-                self._insert_outbox(db, messages, datetime.now(UTC))
+                outbox.insert(db, messages, datetime.now(UTC), self.report_lanes)
 
         await self._run(work)
 
-    @staticmethod
-    def _outbox(row: Any) -> OutboxMessage:
-        body = json.loads(row["body"])
-        return OutboxMessage(
-            messenger=Messenger(row["messenger"]),
-            chat_id=row["chat_id"],
-            kind=OutboxKind(row["kind"]),
-            text=body["text"],
-            photos=tuple(body["photos"]),
-            buttons=_buttons_from_json(body["buttons"]),
-            report_id=row["report_id"],
-            link_to_report=bool(row["link"]),
-            priority=row["priority"],
-            id=row["id"],
-            attempts=row["attempts"],
-            extra=body.get("extra", {}),
-        )
-
     async def claim_due(self, now: datetime, limit: int) -> list[OutboxMessage]:
         """The head (oldest pending) message of each chat's lane (`OutboxMessage.lane`), if due; residents' first."""
-
-        def work(db: sqlite3.Connection) -> list[OutboxMessage]:
-            # The heads by one pass over the index (a subquery per pending row grew with the backlog: 2.5 ms
-            # per claim behind 2,000 cards, every other statement waiting in the database thread meanwhile).
-            cur = db.execute(
-                f"SELECT o.* FROM ({HEADS}) h JOIN outbox o ON o.id = h.id"
-                " WHERE o.next_attempt_at <= ? ORDER BY o.priority DESC, o.id LIMIT ?",
-                (ts(now), limit),
-            )
-            return [self._outbox(r) for r in cur.fetchall()]
-
-        return await self._run(work, self._delivery)
+        return await self._run(lambda db: outbox.claim_due(db, now, limit), self._delivery)
 
     async def log_send(self, messenger: Messenger, chat_id: int, cost: int, at: float) -> None:
         """Remember that `cost` messages go into this chat at `at` (wall clock), for budgets that outlive a restart.
@@ -694,8 +583,7 @@ class SqliteStorage:
     def _mark_sent(self, db: sqlite3.Connection, message: OutboxMessage, message_ids: Sequence[int]) -> None:
         with _transaction(db):
             db.execute("DELETE FROM outbox WHERE id = ?", (message.id,))
-            if message.link_to_report and message.report_id is not None:
-                self._link(db, message.chat_id, message_ids, message.report_id)
+            outbox.link_sent(db, message, message_ids)
 
     async def mark_sent(self, message: OutboxMessage, message_ids: Sequence[int]) -> None:
         """Delivered: forget it, and link the sent messages to the report if asked."""
@@ -712,12 +600,7 @@ class SqliteStorage:
 
         def work(db: sqlite3.Connection) -> OutboxMessage | None:
             self._mark_sent(db, message, message_ids)
-            row = db.execute(
-                "SELECT * FROM outbox WHERE status = 'pending' AND messenger = ? AND chat_id = ? AND lane = ?"
-                " ORDER BY id LIMIT 1",
-                (message.messenger.value, message.chat_id, message.lane(self.report_lanes)),
-            ).fetchone()
-            return self._outbox(row) if row is not None and row["next_attempt_at"] <= ts(now) else None
+            return outbox.next_in_lane(db, message, now, self.report_lanes)
 
         return await self._run(work, self._delivery)
 
@@ -734,9 +617,14 @@ class SqliteStorage:
         await self._run(work)
 
     async def mark_failed(
-        self, message: OutboxMessage, error: str, at: datetime, notices: Sequence[OutboxMessage] = ()
+        self,
+        message: OutboxMessage,
+        error: str,
+        at: datetime,
+        changes: Sequence[Change] = (),
+        notices: Sequence[OutboxMessage] = (),
     ) -> None:
-        """Refused for good: keep it as failed, record it on the report, queue notices to officials."""
+        """Refused for good: keep it as failed, apply the changes (its record on the report), queue the notices."""
 
         def work(db: sqlite3.Connection) -> None:
             with _transaction(db):
@@ -744,43 +632,17 @@ class SqliteStorage:
                     "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ? WHERE id = ?",
                     (error[:500], message.id),
                 )
-                self._delivery_failed(db, message.report_id, error, at, notices)
+                records.apply_changes(db, changes)
+                outbox.insert(db, notices, at, self.report_lanes)
 
         await self._run(work)
-
-    async def record_delivery_failure(
-        self, report_id: int | None, error: str, at: datetime, notices: Sequence[OutboxMessage] = ()
-    ) -> None:
-        """Record on the report that a message could not be delivered, and queue the notices to officials."""
-
-        def work(db: sqlite3.Connection) -> None:
-            with _transaction(db):
-                self._delivery_failed(db, report_id, error, at, notices)
-
-        await self._run(work)
-
-    def _delivery_failed(
-        self,
-        db: sqlite3.Connection,
-        report_id: int | None,
-        error: str,
-        at: datetime,
-        notices: Sequence[OutboxMessage],
-    ) -> None:
-        if report_id is not None:
-            cur = db.execute("SELECT status FROM reports WHERE id = ?", (report_id,))
-            row = cur.fetchone()
-            if row is not None:
-                event = Event(report_id, EventKind.DELIVERY_FAILED, at, "system", Status(row[0]), error[:500])
-                self._insert_event(db, event)
-        self._insert_outbox(db, notices, at)
 
     async def peek_outbox(self, limit: int) -> list[OutboxMessage]:
         """The oldest pending messages, in queue order (for relaying them to another queue)."""
 
         def work(db: sqlite3.Connection) -> list[OutboxMessage]:
             cur = db.execute("SELECT * FROM outbox WHERE status = 'pending' ORDER BY id LIMIT ?", (limit,))
-            return [self._outbox(r) for r in cur.fetchall()]
+            return [outbox.message_of(r) for r in cur.fetchall()]
 
         return await self._run(work)
 
@@ -793,17 +655,11 @@ class SqliteStorage:
 
         await self._run(work)
 
-    async def staff_chats(self) -> set[int]:
-        """The department chats categories are routed to."""
-        snapshot = await self._category_snapshot()
-        return {c.staff_chat_id for c in snapshot.values() if c.staff_chat_id is not None}
-
     async def pending_count(self) -> int:
         """How many messages wait for delivery."""
 
         def work(db: sqlite3.Connection) -> int:
-            cur = db.execute("SELECT COUNT(*) FROM outbox WHERE status = 'pending'")
-            row = cur.fetchone()
+            row = db.execute("SELECT COUNT(*) FROM outbox WHERE status = 'pending'").fetchone()
             return int(row[0]) if row else 0
 
         return await self._run(work)
@@ -812,8 +668,7 @@ class SqliteStorage:
         """How many messages were refused for good."""
 
         def work(db: sqlite3.Connection) -> int:
-            cur = db.execute("SELECT COUNT(*) FROM outbox WHERE status = 'failed'")
-            row = cur.fetchone()
+            row = db.execute("SELECT COUNT(*) FROM outbox WHERE status = 'failed'").fetchone()
             return int(row[0]) if row else 0
 
         return await self._run(work)

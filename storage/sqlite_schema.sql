@@ -31,7 +31,14 @@ CREATE TABLE IF NOT EXISTS reports (
     status TEXT NOT NULL,
     created_at TEXT NOT NULL,
     answer_due_at TEXT NOT NULL,
-    draft_key TEXT
+    draft_key TEXT,
+    -- The staff chat holding its card (`tg:-100...`); NULL for reports kept before it was recorded: the default.
+    staff_chat TEXT,
+    assignee TEXT,
+    assignee_name TEXT,
+    duplicate_of INTEGER REFERENCES reports(id),
+    follow_ups INTEGER NOT NULL DEFAULT 0,
+    version INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS reports_by_resident ON reports (resident, id);
 CREATE TABLE IF NOT EXISTS events (
@@ -42,22 +49,45 @@ CREATE TABLE IF NOT EXISTS events (
     author TEXT NOT NULL,
     status_after TEXT NOT NULL,
     text TEXT,
-    source TEXT
+    source TEXT,
+    author_name TEXT,
+    photos TEXT
 );
 CREATE INDEX IF NOT EXISTS events_by_report ON events (report_id, id);
-CREATE TABLE IF NOT EXISTS staff_messages (
+-- The bot's messages that show a report (cards, posts in staff chats; confirmations and answers to residents), so a
+-- reply to one of them finds its report.
+CREATE TABLE IF NOT EXISTS message_links (
+    messenger TEXT NOT NULL,
     chat_id INTEGER NOT NULL,
     message_id INTEGER NOT NULL,
     report_id INTEGER NOT NULL REFERENCES reports(id),
-    PRIMARY KEY (chat_id, message_id)
+    PRIMARY KEY (messenger, chat_id, message_id)
+) WITHOUT ROWID;
+-- A report's card in a staff chat, edited as the report changes (caption: 1 a photo's caption, 0 a text, NULL unknown).
+CREATE TABLE IF NOT EXISTS cards (
+    messenger TEXT NOT NULL,
+    chat_id INTEGER NOT NULL,
+    report_id INTEGER NOT NULL REFERENCES reports(id),
+    message_id INTEGER NOT NULL,
+    caption INTEGER,
+    PRIMARY KEY (messenger, chat_id, report_id)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS pending_resolutions (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     report_id INTEGER NOT NULL REFERENCES reports(id),
     author TEXT NOT NULL,
     text TEXT NOT NULL,
-    created_at TEXT NOT NULL
+    created_at TEXT NOT NULL,
+    chat TEXT,
+    author_name TEXT
 );
+-- Staff chats that refused the bot for good or moved (a group upgraded to a supergroup).
+CREATE TABLE IF NOT EXISTS broken_chats (
+    chat TEXT PRIMARY KEY,
+    reason TEXT NOT NULL,
+    at TEXT NOT NULL,
+    moved_to TEXT
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS outbox (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     messenger TEXT NOT NULL,

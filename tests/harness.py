@@ -144,35 +144,75 @@ async def wait_for_count(database: Path, query: str, value: int, params: tuple[A
 
 
 class StaffMember(Person):
-    """An official or administrator in the staff chat."""
+    """An official or administrator in a staff chat (the default one unless another is given)."""
 
-    def __init__(self, client: EmulatorClient, user: dict[str, Any]) -> None:
-        super().__init__(client, user, STAFF_CHAT)
+    def __init__(self, client: EmulatorClient, user: dict[str, Any], chat_id: int = STAFF_CHAT) -> None:
+        super().__init__(client, user, chat_id)
+
+    def elsewhere(self, chat_id: int) -> StaffMember:
+        """The same person in another chat (a department chat, or a group that is none)."""
+        return StaffMember(self.client, self.user, chat_id)
 
     async def reply(
         self, to: dict[str, Any], text: str | None = None, count: int = 1, **kwargs: Any
     ) -> list[dict[str, Any]]:
-        """Reply (Telegram reply) to a message in the staff chat; return the bot's replies there."""
+        """Reply (Telegram reply) to a message in the chat; return the bot's replies there."""
         since = await self.mark()
         await self.client.inject_group_message(
-            STAFF_CHAT, self.user, text, reply_to_message_id=to["message_id"], **kwargs
+            self.chat_id, self.user, text, reply_to_message_id=to["message_id"], **kwargs
         )
         return await self.wait(since, count) if count else []
 
     async def write(self, text: str | None = None, count: int = 1, **kwargs: Any) -> list[dict[str, Any]]:
-        """Write in the staff chat (not a reply)."""
+        """Write in the chat (not a reply)."""
         since = await self.mark()
-        await self.client.inject_group_message(STAFF_CHAT, self.user, text, **kwargs)
+        await self.client.inject_group_message(self.chat_id, self.user, text, **kwargs)
         return await self.wait(since, count) if count else []
 
     async def press(self, item: dict[str, Any], label: str, count: int = 1) -> list[dict[str, Any]]:
-        """Press a button under a staff-chat message; returns the bot's messages (not the popup)."""
+        """Press a button under a message in the chat; returns the bot's messages (not the popup)."""
+        return await self.press_data(item, buttons(item)[label], count)
+
+    async def press_data(self, item: dict[str, Any], data: str | None, count: int = 1) -> list[dict[str, Any]]:
+        """Press a button with any data under a message, even forged."""
         since = await self.mark()
-        callback = await self.client.inject_callback_query(
-            self.user, STAFF_CHAT, item["message_id"], buttons(item)[label]
-        )
-        self.last_callback = callback
+        self.last_callback = await self.client.inject_callback_query(self.user, self.chat_id, item["message_id"], data)
         return await self.wait(since, count) if count else []
+
+    async def popup(self) -> str:
+        """The text of the popup the bot answered the last press with (waits for the answer)."""
+        for _ in range(200):
+            answer = await self.client.callback_answer(self.last_callback)
+            if answer.get("answered"):
+                return str((answer.get("answer") or {}).get("text") or "")
+            await asyncio.sleep(0.05)
+        raise AssertionError("the press was never answered")
+
+    async def card(self, message_id: int) -> dict[str, Any]:
+        """A message of the chat as it is now (a card after its edits)."""
+        return await current(self.client, self.chat_id, message_id)
+
+
+async def current(client: EmulatorClient, chat_id: int, message_id: int) -> dict[str, Any]:
+    """A stored message as it is now (after edits), from the emulator's chat history."""
+    for message in await client.history(chat_id):
+        if message["message_id"] == message_id:
+            return message
+    raise AssertionError(f"message {message_id} is not in chat {chat_id}")
+
+
+def shown(message: dict[str, Any]) -> str:
+    """The text or caption of a stored message, as the reader sees it."""
+    return str(message.get("text") or message.get("caption") or "")
+
+
+async def wait_until(check: Any, what: str, seconds: float = WAIT) -> None:
+    """Wait until the coroutine function `check` returns true."""
+    for _ in range(int(seconds / 0.05)):
+        if await check():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"never happened: {what}")
 
 
 def free_port() -> int:

@@ -7,17 +7,23 @@ import contextlib
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 import redis.asyncio as aioredis
 from aiogram import Bot
 
 from bot.app import make_bot
-from bot.core.config import utc_now
-from bot.core.models import PRIORITY_RESIDENT, PRIORITY_STAFF, Messenger, OutboxKind, OutboxMessage
+from bot.core.config import CoreConfig, utc_now
+from bot.core.models import ChatRef, Messenger
+from bot.core.outbox import PRIORITY_RESIDENT, PRIORITY_STAFF, OutboxKind, OutboxMessage
+from bot.core.posting import Posting
+from bot.core.rerouting import Rerouting
+from bot.core.routing import StaffRouting
 from bot.delivery.budgets import BudgetConfig, Budgets, SendBudgets, SlidingWindow
 from bot.delivery.worker import LANES_PER_CHAT, DeliveryWorker
 from bot.text.i18n import Locales
+from handlers.telegram.compose import TelegramComposer
 from handlers.telegram.sender import TelegramSender
 from storage.photos import PhotoArchive
 from storage.redis_budgets import RedisSendBudgets
@@ -62,10 +68,18 @@ def _delivery_worker(storage: SqliteStorage, bot: Bot, tmp_path: Path, budgets: 
         storage,
         {Messenger.TELEGRAM: TelegramSender(bot, PhotoArchive(tmp_path / "photos"))},
         utc_now,
-        _staff_chat,
-        Locales().get("en"),
+        policy=rerouting(storage),
+        cards=storage,
         budgets=budgets,
     )
+
+
+def rerouting(storage: SqliteStorage) -> Rerouting:
+    """The core's rules for refused messages, over this storage."""
+    config = CoreConfig(ChatRef(Messenger.TELEGRAM, STAFF_CHAT), "en", ZoneInfo("Europe/Moscow"), frozenset())
+    routing = StaffRouting(storage, config.staff_chat)
+    posting = Posting(storage, {Messenger.TELEGRAM: TelegramComposer()}, Locales(), config, routing)
+    return Rerouting(storage, posting, routing, config, utc_now)
 
 
 @contextlib.asynccontextmanager
@@ -80,10 +94,6 @@ async def _running(worker: DeliveryWorker, bot: Bot | None = None) -> AsyncItera
         await task
         if bot is not None:
             await bot.session.close()
-
-
-async def _staff_chat(report_id: int) -> int:
-    return STAFF_CHAT
 
 
 def _text(chat: int, text: str, priority: int) -> OutboxMessage:

@@ -199,7 +199,7 @@ def test_bot_loads_the_catalogs() -> None:
     assert en("New report") == "New report"
     assert ru("New report") != "New report", f"the Russian catalog is not loaded or not translated; {FIX_ALL}"
     assert locales.get("xx")("New report") == ru("New report")
-    taken = "Report #{number} is taken into work."
-    assert en(taken).format(number=7) == "Report #7 is taken into work."
+    taken = "Report #{number} is taken into work by {name}."
+    assert en(taken).format(number=7, name="Oleg") == "Report #7 is taken into work by Oleg."
     assert ru(taken) != taken
-    assert "7" in ru(taken).format(number=7)
+    assert "7" in ru(taken).format(number=7, name="Oleg")

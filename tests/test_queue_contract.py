@@ -15,14 +15,8 @@ from typing import Protocol
 
 import pytest
 
-from bot.core.models import (
-    PRIORITY_RESIDENT,
-    PRIORITY_STAFF,
-    Button,
-    Messenger,
-    OutboxKind,
-    OutboxMessage,
-)
+from bot.core.models import Button, Messenger
+from bot.core.outbox import PRIORITY_RESIDENT, PRIORITY_STAFF, OutboxKind, OutboxMessage
 from storage.base import OutboxStore
 from storage.redis_queue import RedisQueue
 from storage.sqlite import SqliteStorage
@@ -214,7 +208,7 @@ async def test_mark_failed_keeps_it_out_and_queues_notices(queue: Queue) -> None
     await queue.enqueue([msg(1, "a1", report_id=5), msg(1, "a2")])
     [a1] = await queue.claim_due(now(), 10)
     notice = msg(STAFF, "could not deliver #5", PRIORITY_STAFF, report_id=5)
-    await queue.mark_failed(a1, "Forbidden: bot was blocked by the user", now(), [notice])
+    await queue.mark_failed(a1, "Forbidden: bot was blocked by the user", now(), notices=[notice])
     assert await queue.failed_count() == 1
     assert await queue.pending_count() == 2
     got = await queue.claim_due(now(), 10)
@@ -369,7 +363,7 @@ async def test_redis_dead_consumer_messages_come_back_after_lease(make_queue: Ma
     # The old holder waking up late cannot settle what was taken over.
     await dead.mark_sent(taken[0], [])
     await dead.mark_retry(taken[1], now() + timedelta(hours=1), "late")
-    await dead.mark_failed(taken[2], "late", now(), [msg(STAFF, "bogus notice", PRIORITY_STAFF)])
+    await dead.mark_failed(taken[2], "late", now(), notices=[msg(STAFF, "bogus notice", PRIORITY_STAFF)])
     assert (await alive.pending_count(), await alive.failed_count()) == (6, 0)
 
     for m in back:

@@ -164,7 +164,7 @@ async def test_category_without_photo_and_reject(tmp_path: Path) -> None:
         [note] = await resident.wait(since)
         assert "was rejected" in text_of(note) and "regional ministry" in text_of(note)
         [closed] = await w.official.reply(card, "/resolve done", count=1)
-        assert "already closed" in text_of(closed)
+        assert "#1 is already rejected" in text_of(closed)
 
 
 async def test_resolve_without_photo_is_confirmed_first(tmp_path: Path) -> None:

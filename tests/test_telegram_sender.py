@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot.app import make_bot
-from bot.core.models import Messenger, OutboxKind, OutboxMessage
+from bot.core.models import Messenger
+from bot.core.outbox import OutboxKind, OutboxMessage
 from handlers.telegram.files import alias_key
 from handlers.telegram.sender import TelegramSender
 from storage.photos import PhotoArchive

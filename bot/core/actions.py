@@ -12,12 +12,18 @@ MY = "r.my"
 SEND = "r.send"
 CANCEL = "r.cancel"
 NO_PHOTO = "r.nophoto"
+FRESH = "r.fresh"
 _MAX_ID = 10**9
 
 
 def category(category_id: int) -> str:
     """The action of choosing a category."""
     return f"r.cat.{category_id}"
+
+
+def about(report_id: int) -> str:
+    """The action of writing to the officials about one of the resident's reports."""
+    return f"r.about.{report_id}"
 
 
 def edit(piece: Piece) -> str:
@@ -39,7 +45,9 @@ class Action:
     piece: Piece | None = None
 
 
-_RESIDENT = re.compile(r"r\.(new|my|send|cancel|nophoto|cat\.(\d{1,9})|edit\.(category|description|location|photos))")
+_RESIDENT = re.compile(
+    r"r\.(new|my|send|cancel|nophoto|fresh|cat\.(\d{1,9})|edit\.(category|description|location|photos)|about\.(\d{1,9}))"
+)
 _STAFF = re.compile(r"s\.(take|resolve|reject|history|rnp|rnc)\.(\d{1,9})")
 
 
@@ -52,6 +60,8 @@ def parse_resident(data: str | None) -> Action | None:
         return Action("cat", int(match.group(2)))
     if match.group(3) is not None:
         return Action("edit", piece=Piece(match.group(3)))
+    if match.group(4) is not None:
+        return Action("about", int(match.group(4)))
     return Action(match.group(1))
 
 

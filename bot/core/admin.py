@@ -1,14 +1,23 @@
-"""Administrators configure categories with commands; changes take effect at once."""
+"""Administrators configure categories with commands; changes take effect at once.
+
+Administrators' commands work in a private chat with the bot and in the staff chats, and nowhere else, except
+`/category_chat ID` written in a group to make it that category's department chat. A route is taken only after
+the bot has posted in the chat, so no report is ever sent to a chat that would not take it.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Protocol
+
 from bot.core.config import CoreConfig
-from bot.core.models import Category, Reply
+from bot.core.models import Category, ChatRef, Messenger
+from bot.core.replies import Reply
 from bot.core.routing import StaffRouting
-from bot.text.formatting import esc
 from bot.text.i18n import Gettext
 from bot.text.labels import category_name
-from storage.base import NotFound, Storage
+from bot.text.rich import Rich, bold, fill, lines
+from storage.base import CategoryStore, NotFound
 
 NAME_MAX = 60
 HOURS_MAX = 24 * 60
@@ -25,74 +34,140 @@ COMMANDS = (
 )
 
 
+@dataclass(frozen=True, slots=True)
+class Probe:
+    """Whether the bot could post in a chat; if not, why, and whether the chat moved (a group upgraded)."""
+
+    ok: bool
+    reason: str | None = None
+    moved_to: ChatRef | None = None
+
+
+class ChatProbe(Protocol):
+    """Posts a short message in a chat to learn whether the bot may post there (a messenger adapter's)."""
+
+    async def probe(self, chat: ChatRef, text: Rich) -> Probe: ...
+
+
+@dataclass(frozen=True, slots=True)
+class AdminCommand:
+    """An administrator's command: who wrote it, in which chat, and whether that chat is their private one."""
+
+    user_id: int
+    chat: ChatRef
+    private: bool
+    command: str
+    args: str = ""
+
+
 class CategoryAdmin:
     """The category commands of administrators."""
 
-    def __init__(self, storage: Storage, config: CoreConfig, default_answer_hours: int, routing: StaffRouting) -> None:
+    def __init__(
+        self, storage: CategoryStore, config: CoreConfig, routing: StaffRouting, probe: ChatProbe, staff_: Gettext
+    ) -> None:
         self._routing = routing
         self._storage = storage
         self._config = config
-        self._default_hours = default_answer_hours
+        self._probe = probe
+        self._staff_ = staff_
 
     def is_admin(self, user_id: int) -> bool:
         """Whether this Telegram user may configure the bot."""
         return user_id in self._config.admin_ids
 
-    async def handle(
-        self, user_id: int, command: str, args: str | None, _: Gettext, group_chat_id: int | None = None
-    ) -> Reply:
-        """Run an admin command and say what changed; refuse anyone who is not an administrator.
-
-        `group_chat_id` is the group the command was written in, if any: `/category_chat ID` there routes
-        the category to that group.
-        """
-        if not self.is_admin(user_id):
-            return Reply(_("Only administrators can change categories."))
-        args = (args or "").strip()
+    async def handle(self, command: AdminCommand, _: Gettext) -> Reply:
+        """Run an admin command and say what changed; refuse anyone who is not an administrator."""
+        if not self.is_admin(command.user_id):
+            return _say(_("Only administrators can change categories."))
+        args = command.args.strip()
+        number, _sep, rest = args.partition(" ")
+        in_stranger_group = not command.private and not await self._routing.is_staff_chat(command.chat)
+        if in_stranger_group and not (command.command == "category_chat" and number and not rest.strip()):
+            # Nothing here for strangers' eyes: not even the list of categories and their routes.
+            return _say(_("Administrators' commands work in a private chat with the bot and in the staff chats."))
         try:
-            if command == "categories":
+            if command.command == "categories":
                 return await self._list(_)
-            if command == "category_add":
+            if command.command == "category_add":
                 name = self._name(args, _)
-                category = await self._storage.add_category(name, self._default_hours)
-                return Reply(_("Category added:") + "\n" + self._line(category, _))
-            number, _sep, rest = args.partition(" ")
+                category = await self._storage.add_category(name, self._config.default_answer_hours)
+                return Reply(lines(_("Category added:"), self._line(category, _)))
             category_id = self._id(number, _)
-            if command == "category_rename":
+            if command.command == "category_rename":
                 category = await self._storage.update_category(category_id, name=self._name(rest, _))
-            elif command == "category_hide":
+            elif command.command == "category_hide":
                 category = await self._storage.update_category(category_id, hidden=True)
-            elif command == "category_show":
+            elif command.command == "category_show":
                 category = await self._storage.update_category(category_id, hidden=False)
-            elif command == "category_photo":
+            elif command.command == "category_photo":
                 category = await self._storage.update_category(category_id, photo_required=self._switch(rest, _))
-            elif command == "category_hours":
+            elif command.command == "category_hours":
                 category = await self._storage.update_category(category_id, answer_hours=self._hours(rest, _))
-            elif command == "category_chat":
-                chat = self._chat(rest, group_chat_id, _)
-                category = await self._storage.update_category(
-                    category_id, staff_chat_id=None if chat == self._config.staff_chat_id else chat
-                )
-                self._routing.invalidate()
+            elif command.command == "category_chat":
+                return await self._route(category_id, rest, None if command.private else command.chat, _)
             else:
                 raise _Usage(_("Unknown command."))
         except _Usage as usage:
-            return Reply(str(usage))
+            return Reply(usage.text)
         except NotFound:
-            return Reply(_("There is no category with this number. See /categories."))
-        return Reply(_("Category changed:") + "\n" + self._line(category, _))
+            return _say(_("There is no category with this number. See /categories."))
+        return Reply(lines(_("Category changed:"), self._line(category, _)))
+
+    async def _route(self, category_id: int, raw: str, group: ChatRef | None, _: Gettext) -> Reply:
+        """Route a category to a chat once the bot has posted there; to the default staff chat with `off`."""
+        category = await self._storage.get_category(category_id)
+        if category is None:
+            raise NotFound(category_id)
+        chat = self._chat(raw, group, _)
+        notes: list[Rich | str] = []
+        if chat != self._routing.default_chat:
+            probe = await self._probe.probe(chat, self._probe_text(category, chat))
+            if probe.moved_to is not None:
+                notes.append(
+                    fill(
+                        _("Chat {chat} became a supergroup; its new id is {new}."),
+                        chat=chat.chat_id,
+                        new=probe.moved_to.chat_id,
+                    )
+                )
+                chat = probe.moved_to
+                probe = await self._probe.probe(chat, self._probe_text(category, chat))
+            if not probe.ok:
+                return Reply(
+                    lines(
+                        *notes,
+                        fill(
+                            _("The bot cannot post in chat {chat}: {reason}. Nothing changed."),
+                            chat=chat.chat_id,
+                            reason=probe.reason or "?",
+                        ),
+                        _("Add the bot to the group with the right to send messages, then try again."),
+                    )
+                )
+        staff_chat = None if chat == self._routing.default_chat else chat.chat_id
+        category = await self._storage.update_category(category_id, staff_chat_id=staff_chat)
+        self._routing.invalidate()
+        return Reply(lines(*notes, _("Category changed:"), self._line(category, _)))
+
+    def _probe_text(self, category: Category, chat: ChatRef) -> Rich:
+        _ = self._staff_
+        text = _("This chat ({chat}) now receives the reports of the category {category}.")
+        return fill(text, chat=chat.chat_id, category=category_name(category, _))
 
     async def _list(self, _: Gettext) -> Reply:
         categories = await self._storage.list_categories(include_hidden=True)
-        lines = [_("<b>Categories</b>")] + [self._line(c, _) for c in categories]
-        lines += [
-            "",
-            _(
-                "/category_add NAME, /category_rename ID NAME, /category_hide ID, /category_show ID,"
-                " /category_photo ID on|off, /category_hours ID HOURS, /category_chat ID [CHAT_ID|off]"
-            ),
-        ]
-        return Reply("\n".join(lines))
+        return Reply(
+            lines(
+                bold(_("Categories")),
+                *[self._line(c, _) for c in categories],
+                "",
+                _(
+                    "/category_add NAME, /category_rename ID NAME, /category_hide ID, /category_show ID,"
+                    " /category_photo ID on|off, /category_hours ID HOURS, /category_chat ID [CHAT_ID|off]"
+                ),
+            )
+        )
 
     @staticmethod
     def _line(c: Category, _: Gettext) -> str:
@@ -101,7 +176,7 @@ class CategoryAdmin:
         flags.append(_("answer within {hours} h").format(hours=c.answer_hours))
         if c.staff_chat_id is not None:
             flags.append(_("chat {chat_id}").format(chat_id=c.staff_chat_id))
-        return f"{c.id}. {esc(category_name(c, _))} ({', '.join(flags)})"
+        return f"{c.id}. {category_name(c, _)} ({', '.join(flags)})"
 
     @staticmethod
     def _name(raw: str, _: Gettext) -> str:
@@ -109,7 +184,7 @@ class CategoryAdmin:
         if not name:
             raise _Usage(_("Give the name of the category."))
         if len(name) > NAME_MAX:
-            raise _Usage(_("The name is too long: at most {limit} characters.").format(limit=NAME_MAX))
+            raise _Usage(fill(_("The name is too long: at most {limit} characters."), limit=NAME_MAX))
         return name
 
     @staticmethod
@@ -127,14 +202,14 @@ class CategoryAdmin:
             return False
         raise _Usage(_("Say on or off."))
 
-    def _chat(self, raw: str, group_chat_id: int | None, _: Gettext) -> int:
+    def _chat(self, raw: str, group: ChatRef | None, _: Gettext) -> ChatRef:
         value = raw.strip().lower()
         if value in ("off", "default", "нет"):
-            return self._config.staff_chat_id
-        if not value and group_chat_id is not None:
-            return group_chat_id
+            return self._routing.default_chat
+        if not value and group is not None:
+            return group
         if value.startswith("-") and value[1:].isdigit() and len(value) <= 20:
-            return int(value)
+            return ChatRef(Messenger.TELEGRAM, int(value))
         raise _Usage(
             _("Write /category_chat ID in the department's group, /category_chat ID CHAT_ID, or /category_chat ID off.")
         )
@@ -143,9 +218,17 @@ class CategoryAdmin:
     def _hours(raw: str, _: Gettext) -> int:
         value = raw.strip()
         if not value.isdigit() or not 1 <= int(value) <= HOURS_MAX:
-            raise _Usage(_("Give the answer time in hours, from 1 to {limit}.").format(limit=HOURS_MAX))
+            raise _Usage(fill(_("Give the answer time in hours, from 1 to {limit}."), limit=HOURS_MAX))
         return int(value)
+
+
+def _say(text: str) -> Reply:
+    return Reply(Rich() + text)
 
 
 class _Usage(Exception):
     """A command was given wrong arguments; the message says how to use it."""
+
+    def __init__(self, text: Rich | str) -> None:
+        super().__init__("usage")
+        self.text = text if isinstance(text, Rich) else Rich() + text

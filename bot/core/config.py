@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+from bot.core.models import ChatRef
+
 Clock = Callable[[], datetime]
 
 
@@ -17,9 +19,10 @@ def utc_now() -> datetime:
 
 @dataclass(frozen=True, slots=True)
 class CoreConfig:
-    """Deployment facts the core uses: where staff work, in which language and time zone."""
+    """Deployment facts the core uses: where staff work, in which language and time zone, who administers."""
 
-    staff_chat_id: int
+    staff_chat: ChatRef
     staff_language: str
     tz: ZoneInfo
     admin_ids: frozenset[int]
+    default_answer_hours: int = 24

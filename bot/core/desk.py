@@ -1,264 +1,261 @@
-"""What officials do with a report: take it, answer, resolve with an "after" photo, reject.
+"""The officials' desk: what an official's message or button press in a staff chat means, and whether it may act.
 
-Each action is one recorded event plus the messages it owes the resident, stored in one transaction.
+Messenger adapters translate a staff chat's updates into `StaffMessage` and `StaffPress` and show the replies;
+every rule lives here, so officials on any messenger work by the same ones:
+
+* a reply (or a command given as a reply) acts on the report of the message it replies to: its card, or a post
+  about it;
+* a department chat acts only on the reports whose cards it holds; the default staff chat may act on all;
+* a button acts only on the report of the card it is on, whatever number its data carries.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from bot.core import actions
-from bot.core.compose import compose
-from bot.core.config import Clock, CoreConfig
-from bot.core.lifecycle import InvalidTransition, make_event
-from bot.core.locks import KeyedLocks, Locks
-from bot.core.models import PRIORITY_RESIDENT, Button, EventKind, Reply, Report
-from bot.text.cards import history_text
-from bot.text.formatting import esc
-from bot.text.i18n import DEFAULT_LANGUAGE, Gettext, Locales
-from storage.base import AlreadyApplied, Conflict, Storage
+from bot.core.casework import Casework
+from bot.core.config import Clock
+from bot.core.models import ChatRef, Official, Report
+from bot.core.replies import Reply
+from bot.core.routing import StaffRouting
+from bot.text.i18n import Gettext
+from bot.text.labels import category_name
+from bot.text.rich import Rich, bold, fill, lines
+from storage.base import CardIndex, CategoryStore, ReportStore
 
-STAFF_TEXT_MAX = 3000
+# A card is linked to its report just after the messenger accepted it, so a reply to a card posted a moment ago
+# may arrive first: for a fresh message we look again for a short while.
 LINK_WAIT_SECONDS = 2.0
 FRESH_MESSAGE = timedelta(seconds=60)
 
+RESIDENT_COMMANDS = frozenset({"start", "new", "my", "cancel"})
+# Commands that act on the report of the message they reply to.
+REPORT_COMMANDS = frozenset({"take", "resolve", "reject", "reopen", "move", "duplicate", "history"})
+STAFF_COMMANDS = REPORT_COMMANDS | {"help"}
+
 
 @dataclass(frozen=True, slots=True)
-class Official:
-    """The official acting in the staff chat."""
+class Replied:
+    """The message an official's message replies to."""
 
-    messenger: str
-    user_id: int
-
-    @property
-    def author(self) -> str:
-        """How the official is named in a report's history."""
-        return f"staff:{self.messenger}:{self.user_id}"
+    message_id: int
+    from_bot: bool
+    sent_at: datetime | None = None
 
 
-class StaffDesk:
-    """Officials' actions on reports, in the staff chat's language."""
+@dataclass(frozen=True, slots=True)
+class StaffMessage:
+    """An official's message in a chat: a command with its arguments, or text and photos (archived already)."""
 
-    def __init__(
-        self,
-        storage: Storage,
-        locales: Locales,
-        config: CoreConfig,
-        clock: Clock,
-        on_enqueue: Callable[[], None],
-        locks: Locks | None = None,
-    ) -> None:
+    chat: ChatRef
+    official: Official
+    message_id: int
+    text: str = ""
+    command: str | None = None
+    args: str = ""
+    photos: tuple[str, ...] = ()
+    # The message had photos the adapter could not receive.
+    photos_failed: bool = False
+    # Something that is neither text nor a photo (a sticker, a voice message, a document...).
+    other: bool = False
+    replied: Replied | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StaffPress:
+    """An official pressed a button under a message of the bot's in a chat."""
+
+    chat: ChatRef
+    official: Official
+    message_id: int
+    data: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PressAnswer:
+    """What a press shows: a popup (the first alert), messages in the chat, and whether its buttons go."""
+
+    replies: list[Reply] = field(default_factory=list)
+    clear_buttons: bool = False
+
+
+class Records(CardIndex, CategoryStore, ReportStore, Protocol):
+    """What the desk reads from storage."""
+
+
+class Desk:
+    """Decides what officials' messages and presses do, in the staff chat's language."""
+
+    def __init__(self, storage: Records, casework: Casework, routing: StaffRouting, clock: Clock, staff_: Gettext):
         self._storage = storage
-        self._locales = locales
-        self._config = config
+        self._casework = casework
+        self._routing = routing
         self._clock = clock
-        self._on_enqueue = on_enqueue
-        self._locks: Locks = locks or KeyedLocks()
-        self._ = locales.get(config.staff_language)
+        self._ = staff_
 
-    async def report_for_message(self, chat_id: int, message_id: int, sent_at: datetime | None = None) -> int | None:
-        """The report shown by a staff-chat message, if any.
+    async def is_staff_chat(self, chat: ChatRef) -> bool:
+        """Whether officials work in this chat (the default staff chat or a department chat)."""
+        return await self._routing.is_staff_chat(chat)
 
-        A card is linked to its report just after Telegram accepted it, so a reply to a card posted a moment
-        ago may arrive first: for a fresh message we look again for a short while.
-        """
+    def _say(self, text: str) -> list[Reply]:
+        return [Reply(Rich() + text)]
+
+    async def handle_message(self, message: StaffMessage) -> list[Reply]:
+        """What the bot answers an official's message in a staff chat (nothing, for officials talking)."""
+        _ = self._
+        command = message.command
+        if command == "help":
+            return [self.help()]
+        if command in RESIDENT_COMMANDS:
+            return self._say(_("This command works in a private chat with the bot."))
+        if command is not None and command not in REPORT_COMMANDS:
+            if message.replied is None or not message.replied.from_bot:
+                return self._say(_("Unknown command. /help lists the officials' commands."))
+            return self._say(_("Unknown command. Use /resolve TEXT or /reject REASON; /help lists the others."))
+        if command is None and (message.replied is None or not message.replied.from_bot):
+            return []  # officials talking to each other
+        if command is None and message.other:
+            return self._say(_("Only text and photos can be sent to a resident."))
+        report = await self._target(message)
+        if isinstance(report, Reply):
+            return [report]
+        if message.photos_failed:
+            return self._say(_("Could not receive the photo; please send it again."))
+        return [await self._act(message, report)]
+
+    async def _target(self, message: StaffMessage) -> Report | Reply:
+        """The report the message acts on, or why there is none it may act on."""
+        _ = self._
+        if message.replied is None:
+            return Reply(Rich() + _("Send this as a reply to the report's card."))
+        report_id = await self._report_of(message.chat, message.replied)
+        report = await self._storage.get_report(report_id) if report_id is not None else None
+        if report is None:
+            return Reply(Rich() + _("This message is not a report card. Reply to the card of a report."))
+        if not self._routing.may_act(message.chat, report):
+            return Reply(self._elsewhere(report))
+        return report
+
+    def _elsewhere(self, report: Report) -> Rich:
+        return fill(
+            self._("Report #{number} is handled in another staff chat; its card there takes the answers."),
+            number=report.id,
+        )
+
+    async def _report_of(self, chat: ChatRef, replied: Replied) -> int | None:
         deadline = time.monotonic() + LINK_WAIT_SECONDS
         while True:
-            report_id = await self._storage.report_for_staff_message(chat_id, message_id)
-            fresh = sent_at is not None and self._clock() - sent_at < FRESH_MESSAGE
+            report_id = await self._storage.report_for_message(chat, replied.message_id)
+            fresh = replied.sent_at is not None and self._clock() - replied.sent_at < FRESH_MESSAGE
             if report_id is not None or not fresh or time.monotonic() > deadline:
                 return report_id
             await asyncio.sleep(0.05)
 
-    async def answer(
-        self, report_id: int, official: Official, text: str, photos: tuple[str, ...] = (), source: str | None = None
-    ) -> Reply:
-        """Relay an official's answer to the resident; the first answer takes the report into work.
-
-        `source` names the official's message: the same message relayed again (its update handled twice after a
-        crash) is acknowledged, not sent to the resident a second time.
-        """
+    async def _act(self, message: StaffMessage, report: Report) -> Reply:
         _ = self._
-        text = text.strip()
-        if not text and not photos:
-            return Reply(_("The answer is empty. Write the text of the answer in your reply."))
-        if error := self._too_long(text):
-            return Reply(error)
-        return await self._apply(
-            report_id,
-            official,
-            EventKind.ANSWERED,
-            text,
-            lambda r, r_: _answer_text(r, r_, text),
-            photos,
-            lambda r: _("Answer to report #{number} sent to the resident.").format(number=r.id),
-            source,
-        )
+        work = self._casework
+        official = message.official
+        match message.command:
+            case None:
+                # The message's own id: handled twice (its update comes again after a crash), it is relayed once.
+                source = f"{message.chat.key}:{message.message_id}"
+                return await work.answer(report.id, official, message.text, message.photos, source)
+            case "take":
+                return await work.take(report.id, official)
+            case "resolve":
+                return await work.resolve(report.id, official, message.args, message.photos, message.chat)
+            case "reject":
+                return await work.reject(report.id, official, message.args)
+            case "reopen":
+                return await work.reopen(report.id, official, message.args)
+            case "history":
+                return await work.history(report.id)
+            case "move":
+                number = message.args.strip()
+                if not number.isdigit() or len(number) > 9:
+                    return await self._move_usage()
+                return await work.move(report.id, official, int(number))
+            case "duplicate":
+                number = message.args.strip().lstrip("#")
+                if not number.isdigit() or len(number) > 9:
+                    return Reply(
+                        Rich()
+                        + _("Write /duplicate NUMBER (the report that covers the same problem) as a reply to the card.")
+                    )
+                return await work.duplicate(report.id, official, int(number))
+        raise AssertionError(message.command)
 
-    async def take(self, report_id: int, official: Official) -> Reply:
-        """Take a new report into work and tell the resident."""
+    async def _move_usage(self) -> Reply:
         _ = self._
-        return await self._apply(
-            report_id,
-            official,
-            EventKind.TAKEN,
-            None,
-            lambda r, r_: r_("Your report #{number} has been taken into work.").format(number=r.id),
-            (),
-            lambda r: _("Report #{number} is taken into work.").format(number=r.id),
-        )
+        categories = await self._storage.list_categories(include_hidden=True)
+        listed = [f"{c.id} · {category_name(c, _)}" for c in categories]
+        return Reply(lines(_("Write /move NUMBER as a reply to the card. The categories:"), *listed))
 
-    async def resolve(self, report_id: int, official: Official, text: str, photos: tuple[str, ...]) -> Reply:
-        """Resolve with the "after" photo; without one, ask the official to confirm first."""
+    async def handle_press(self, press: StaffPress) -> PressAnswer:
+        """What a button press under a message of the bot's in a staff chat does."""
         _ = self._
-        text = text.strip()
-        if not text:
-            return Reply(_("Write what was done: /resolve TEXT, ideally as the caption of the after photo."))
-        if error := self._too_long(text):
-            return Reply(error)
-        if not photos:
-            report = await self._storage.get_report(report_id)
-            if report is None:
-                return Reply(_("Report #{number} does not exist.").format(number=report_id))
-            if report.status.closed:
-                return Reply(self._closed_text(report))
-            pending = await self._storage.save_pending(report_id, official.author, text, self._clock())
-            return Reply(
-                _(
-                    "Resolve report #{number} without an after photo? Residents trust a photo of the result more."
-                ).format(number=report_id),
-                (
-                    (
-                        Button(_("Resolve without photo"), actions.staff("rnp", pending)),
-                        Button(_("Cancel"), actions.staff("rnc", pending)),
-                    ),
-                ),
-            )
-        return await self._resolve(report_id, official, text, photos)
-
-    async def confirm_without_photo(self, pending_id: int, official: Official) -> Reply:
-        """The official confirmed a resolution without a photo."""
-        pending = await self._storage.take_pending(pending_id)
-        if pending is None:
-            return Reply(self._("This question was already answered."), alert=True)
-        report_id, _author, text = pending
-        return await self._resolve(report_id, official, text, ())
-
-    async def cancel_pending(self, pending_id: int) -> Reply:
-        """The official changed their mind about resolving without a photo."""
-        pending = await self._storage.take_pending(pending_id)
-        if pending is None:
-            return Reply(self._("This question was already answered."), alert=True)
-        return Reply(self._("Not resolved. Reply to the card with /resolve and an after photo."))
-
-    async def _resolve(self, report_id: int, official: Official, text: str, photos: tuple[str, ...]) -> Reply:
-        _ = self._
-        return await self._apply(
-            report_id,
-            official,
-            EventKind.RESOLVED,
-            text,
-            lambda r, r_: r_("Your report #{number} is resolved.").format(number=r.id) + "\n\n" + esc(text),
-            photos,
-            lambda r: _("Report #{number} is resolved; the resident is notified.").format(number=r.id),
-        )
-
-    async def reject(self, report_id: int, official: Official, reason: str) -> Reply:
-        """Reject a report with a reason the resident will read."""
-        _ = self._
-        reason = reason.strip()
-        if not reason:
-            return Reply(_("Give the reason: /reject REASON, as a reply to the card."))
-        if error := self._too_long(reason):
-            return Reply(error)
-        return await self._apply(
-            report_id,
-            official,
-            EventKind.REJECTED,
-            reason,
-            lambda r, r_: (
-                r_("Your report #{number} was rejected.").format(number=r.id)
-                + "\n"
-                + r_("Reason: {reason}").format(reason=esc(reason))
-            ),
-            (),
-            lambda r: _("Report #{number} is rejected; the resident is notified.").format(number=r.id),
-        )
-
-    async def history(self, report_id: int) -> Reply:
-        """The report's history for officials."""
-        report = await self._storage.get_report(report_id)
-        if report is None:
-            return Reply(self._("Report #{number} does not exist.").format(number=report_id))
-        events = await self._storage.history(report_id)
-        return Reply(history_text(report, events, self._, self._config.tz))
-
-    def hint(self, verb: str, report_id: int) -> Reply:
-        """How to resolve or reject: both need text, so a button can only explain."""
-        _ = self._
-        if verb == "resolve":
+        invalid = PressAnswer([Reply(Rich() + _("This button is no longer valid."), alert=True)])
+        action = actions.parse_staff(press.data)
+        if action is None or action.arg is None:
+            return invalid
+        if action.name in ("rnp", "rnc"):
+            return await self._pending(press, action.name, action.arg)
+        # The report is the card's, never the number the data claims (any client can forge the data).
+        report_id = await self._storage.report_for_message(press.chat, press.message_id)
+        report = await self._storage.get_report(report_id) if report_id is not None else None
+        if report is None or report.id != action.arg:
+            return invalid
+        if not self._routing.may_act(press.chat, report):
+            return PressAnswer([Reply(self._elsewhere(report), alert=True)])
+        work = self._casework
+        if action.name == "take":
+            return PressAnswer([await work.take(report.id, press.official)])
+        if action.name == "history":
+            return PressAnswer([await work.history(report.id)])
+        if not report.status.open:
+            return PressAnswer([Reply(work.closed_text(report), alert=True)])
+        if action.name == "resolve":
             text = _("To resolve #{number}, reply to its card with a photo captioned /resolve WHAT WAS DONE.")
         else:
             text = _("To reject #{number}, reply to its card with /reject REASON.")
-        return Reply(text.format(number=report_id), alert=True)
+        return PressAnswer([Reply(fill(text, number=report.id), alert=True)])
 
-    def _too_long(self, text: str) -> str | None:
-        if len(text) > STAFF_TEXT_MAX:
-            return self._("The text is too long: {length} characters, at most {limit}.").format(
-                length=len(text), limit=STAFF_TEXT_MAX
-            )
-        return None
-
-    def _closed_text(self, report: Report) -> str:
-        return self._("Report #{number} is already closed.").format(number=report.id)
-
-    async def _apply(
-        self,
-        report_id: int,
-        official: Official,
-        kind: EventKind,
-        event_text: str | None,
-        resident_text: Callable[[Report, Gettext], str],
-        photos: tuple[str, ...],
-        staff_text: Callable[[Report], str],
-        source: str | None = None,
-    ) -> Reply:
+    async def _pending(self, press: StaffPress, verb: str, pending_id: int) -> PressAnswer:
+        """The answer to "resolve without a photo?", from the chat that was asked."""
         _ = self._
-        async with self._locks.hold(f"report:{report_id}"):
-            report = await self._storage.get_report(report_id)
-            if report is None:
-                return Reply(_("Report #{number} does not exist.").format(number=report_id))
-            try:
-                event = make_event(report.id, report.status, kind, official.author, self._clock(), event_text, source)
-            except InvalidTransition:
-                if kind is EventKind.TAKEN:
-                    return Reply(_("Report #{number} is already in work.").format(number=report.id), alert=True)
-                return Reply(self._closed_text(report), alert=True)
-            profile = await self._storage.get_resident(report.resident)
-            r_ = self._locales.get(profile.language if profile else DEFAULT_LANGUAGE)
-            outbox = compose(
-                report.resident.messenger,
-                report.resident.user_id,
-                resident_text(report, r_),
-                photos,
-                report_id=report.id,
-                priority=PRIORITY_RESIDENT,
+        pending = await self._casework.take_pending(pending_id, press.chat)
+        if pending is None:
+            return PressAnswer([Reply(Rich() + _("This question was already answered."), alert=True)])
+        if verb == "rnc":
+            not_resolved = _("Not resolved. Reply to the card with /resolve and an after photo.")
+            return PressAnswer([Reply(Rich() + not_resolved)], True)
+        report = await self._storage.get_report(pending.report_id)
+        if report is not None and not self._routing.may_act(press.chat, report):
+            return PressAnswer([Reply(self._elsewhere(report), alert=True)], True)
+        return PressAnswer([await self._casework.resolve_pending(pending, press.official)], True)
+
+    def help(self) -> Reply:
+        """The officials' commands."""
+        _ = self._
+        return Reply(
+            lines(
+                bold(_("Officials' commands")),
+                _(
+                    "Reply to a report's card (or to a resident's message about it) with text or photos:"
+                    " the resident gets it as the answer."
+                ),
+                _("/take: take the report into work (or over from a colleague)"),
+                _("/resolve TEXT: resolved, best as the caption of the after photo"),
+                _("/reject REASON: rejected, with the reason the resident reads"),
+                _("/reopen: reopen a resolved or rejected report"),
+                _("/move NUMBER: move to another category (and its department's chat)"),
+                _("/duplicate NUMBER: the same problem as report NUMBER; its resident gets that report's answers"),
+                _("/history: every step of the report, with who did it"),
+                _("Each command is written as a reply to the report's card."),
             )
-            try:
-                await self._storage.record_event(event, report, outbox)
-            except AlreadyApplied:
-                return Reply(staff_text(report))  # done the first time; the official sees the same acknowledgement
-            except Conflict:
-                # Another process changed the report between our read and write.
-                return Reply(_("Report #{number} changed meanwhile; please try again.").format(number=report.id))
-        self._on_enqueue()
-        return Reply(staff_text(report))
-
-
-def _answer_text(report: Report, _: Gettext, text: str) -> str:
-    header = _("Answer to your report #{number}:").format(number=report.id)
-    return f"{header}\n\n{esc(text)}" if text else header
+        )

@@ -1,44 +1,45 @@
-"""The resident dialog, platform-neutral: what is missing, what to ask next, validation, summary, sending.
+"""The resident dialog, platform-neutral: what is missing, what to ask next, validation, summary, sending; and the
+resident's messages about reports already sent (bot/core/conversation.py).
 
-Adapters turn messenger updates into the inputs below and show the returned replies.
+Adapters turn messenger updates into the inputs below and show the returned replies with the `show` they pass in:
+a step's replies are shown in the order the steps were handled (bot/core/turns.py).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TypeVar
 
 from bot.core import actions
-from bot.core.compose import ALBUM_LIMIT, compose
 from bot.core.config import Clock, CoreConfig
+from bot.core.conversation import Conversation
+from bot.core.lifecycle import Actor, created
 from bot.core.locks import KeyedLocks, Locks
-from bot.core.models import (
-    PRIORITY_RESIDENT,
-    PRIORITY_STAFF,
-    Button,
-    Category,
-    Draft,
-    Location,
-    Messenger,
-    OutboxMessage,
-    Piece,
-    Reply,
-    Report,
-    ResidentProfile,
-)
+from bot.core.models import Button, Buttons, Category, Draft, Location, Piece, Report, ResidentProfile
+from bot.core.outbox import OutboxMessage
+from bot.core.posting import Posting
+from bot.core.replies import Reply
 from bot.core.routing import StaffRouting
-from bot.text.cards import card_buttons, card_text
-from bot.text.formatting import esc, moment, place_html, shorten
+from bot.core.turns import ChatTurns, Turn
+from bot.text.cards import CardFacts
+from bot.text.formatting import moment, place, shorten
 from bot.text.i18n import Gettext, Locales
 from bot.text.labels import category_name, status_label
-from storage.base import DraftStore, Storage
+from bot.text.rich import Rich, bold, fill, join, lines
+from storage.base import DraftStore, Effects, Storage
 
 DESCRIPTION_MAX = 2000
 ADDRESS_MAX = 300
 TEXT_MIN = 3
 MY_REPORTS_LIMIT = 20
+ALBUM_LIMIT = 10
+
+T = TypeVar("T")
+Show = Callable[[list[Reply]], Awaitable[T]]
+"""How an adapter shows a step's replies (sending them, or leaving the last for the transport)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,9 +135,14 @@ ResidentInput = (
 )
 
 
-def menu_buttons(_: Gettext) -> tuple[tuple[Button, ...], ...]:
+def menu_buttons(_: Gettext) -> Buttons:
     """The main menu."""
     return ((Button(_("New report"), actions.NEW), Button(_("My reports"), actions.MY)),)
+
+
+def say(text: str | Rich, buttons: Buttons = (), alert: bool = False) -> Reply:
+    """A reply of plain text (or rich text)."""
+    return Reply(text if isinstance(text, Rich) else Rich() + text, buttons, alert)
 
 
 class ResidentDialog:
@@ -150,6 +156,8 @@ class ResidentDialog:
         clock: Clock,
         on_enqueue: Callable[[], None],
         routing: StaffRouting,
+        posting: Posting,
+        conversation: Conversation,
         drafts: DraftStore | None = None,
         locks: Locks | None = None,
     ) -> None:
@@ -161,17 +169,42 @@ class ResidentDialog:
         self._config = config
         self._clock = clock
         self._on_enqueue = on_enqueue
+        self._posting = posting
+        self._conversation = conversation
         self._locks: Locks = locks or KeyedLocks()
+        self._turns = ChatTurns()
 
-    async def handle(self, profile: ResidentProfile, event: ResidentInput) -> list[Reply]:
-        """Take one input from a resident and return what to show them."""
+    async def handle(
+        self, profile: ResidentProfile, event: ResidentInput, show: Show[T], reply_to: int | None = None
+    ) -> T:
+        """Take one input from a resident (`reply_to`: the bot's message it replies to) and show the replies.
+
+        One resident's inputs are handled one at a time (an album's photos or a double tap must not race on the
+        draft), and their replies are shown in that order, each step's after the earlier ones', however long a
+        reply waits for the chat's send budget.
+        """
         _ = self._locales.get(profile.language)
-        # One resident's inputs in order: an album's photos or a double tap must not race on the draft.
-        async with self._locks.hold(profile.ref.key):
-            return await self._handle(profile, event, _)
+        key = profile.ref.key
+        turn: Turn | None = None
+        try:
+            async with self._locks.hold(key):
+                replies = await self._handle(profile, event, _, reply_to)
+                turn = self._turns.take(key)
+            await turn.wait()
+            return await show(replies)
+        finally:
+            if turn is not None:
+                turn.done()
 
-    async def _handle(self, profile: ResidentProfile, event: ResidentInput, _: Gettext) -> list[Reply]:
+    async def _handle(
+        self, profile: ResidentProfile, event: ResidentInput, _: Gettext, reply_to: int | None = None
+    ) -> list[Reply]:
         ref = profile.ref
+        if reply_to is not None and isinstance(event, Text | Photos):
+            # The messenger's reply to the bot's message about a report: an addition to that report.
+            report = await self._conversation.report_replied(profile, reply_to)
+            if report is not None:
+                return [await self._add(profile, report.id, event, _)]
         match event:
             case Start():
                 return [self._welcome(_)]
@@ -180,11 +213,16 @@ class ResidentDialog:
             case MyReports():
                 return [await self._my_reports(profile, _)]
             case Cancel():
-                dropped = await self._drafts.delete_draft(ref)
-                text = _("Your draft is dropped.") if dropped else _("There is no report in progress.")
-                return [Reply(text, menu_buttons(_))]
+                draft = await self._drafts.get_draft(ref)
+                await self._drafts.delete_draft(ref)
+                if draft is not None and draft.started:
+                    return [say(_("Your draft is dropped."), menu_buttons(_))]
+                if draft is not None:
+                    return [say(_("Cancelled."), menu_buttons(_))]
+                return [say(_("There is no report in progress."), menu_buttons(_))]
             case NewReport():
-                if await self._drafts.get_draft(ref) is not None:
+                draft = await self._drafts.get_draft(ref)
+                if draft is not None and draft.started:
                     return [
                         await self._with_question(profile, _("You have an unfinished report; let us continue it."), _)
                     ]
@@ -200,20 +238,58 @@ class ResidentDialog:
             case Unsupported():
                 return [await self._with_question(profile, _("Sorry, I can only take text, photos and a location."), _)]
             case UnknownCommand():
-                return [Reply(_("I do not know this command. Try /new, /my or /cancel."), menu_buttons(_))]
+                return [say(_("I do not know this command. Try /new, /my or /cancel."), menu_buttons(_))]
             case Edited():
-                return [Reply(_("Edited messages do not change a report. Please send a new message instead."))]
+                return [say(_("Edited messages do not change a report. Please send a new message instead."))]
             case Failed():
-                return [Reply(_("Sorry, I could not receive that. Please try sending it again."))]
+                return [say(_("Sorry, I could not receive that. Please try sending it again."))]
         raise AssertionError(event)
+
+    # Messages about reports already sent
+
+    async def _add(self, profile: ResidentProfile, report_id: int, event: Text | Photos, _: Gettext) -> Reply:
+        """The resident's text or photos go to the officials as an addition to their report."""
+        photos: tuple[str, ...] = ()
+        if isinstance(event, Text):
+            text = event.text.strip()
+        else:
+            text, photos = (event.caption or "").strip(), event.digests[:ALBUM_LIMIT]
+        if not text and not photos:
+            return say(_("The message is empty. Please write a few words."))
+        if len(text) > DESCRIPTION_MAX:
+            return say(
+                fill(
+                    _("This is too long: {length} characters, at most {limit}. Please shorten it."),
+                    length=len(text),
+                    limit=DESCRIPTION_MAX,
+                )
+            )
+        return await self._conversation.add(profile, report_id, text, photos, _)
+
+    async def _ask_about(self, profile: ResidentProfile, draft: Draft, text: str, _: Gettext) -> list[Reply] | None:
+        """Outside a report, a text from a resident with open reports: ask whether it is about one of them."""
+        reports = await self._conversation.open_reports(profile)
+        if not reports:
+            return None
+        draft.pending_text = text
+        await self._drafts.save_draft(profile.ref, draft)
+        return [await self._conversation.question(reports, _)]
 
     # Inputs
 
     async def _on_text(self, profile: ResidentProfile, raw: str, _: Gettext) -> list[Reply]:
         text = raw.strip()
         if not text:
-            return [Reply(_("The message is empty. Please write a few words."))]
+            return [say(_("The message is empty. Please write a few words."))]
         draft = await self._drafts.get_draft(profile.ref) or Draft()
+        if draft.about is not None:
+            about = draft.about
+            draft.about = None
+            await self._keep(profile, draft)
+            return [await self._add(profile, about, Text(text), _)]
+        if not draft.started and (asked := await self._ask_about(profile, draft, text, _)) is not None:
+            return asked
+        draft.pending_text = None
         target = self._text_target(draft)
         if target is None:
             if draft.awaiting is Piece.PHOTOS:
@@ -221,7 +297,7 @@ class ResidentDialog:
             return [await self._with_question(profile, _("Your report has everything it needs."), _)]
         limit = ADDRESS_MAX if target is Piece.LOCATION else DESCRIPTION_MAX
         if error := self._check(text, limit, _):
-            return [Reply(error)]
+            return [say(error)]
         if target is Piece.LOCATION:
             draft.location = Location(address=text)
         else:
@@ -229,6 +305,13 @@ class ResidentDialog:
         if draft.awaiting is target:
             draft.awaiting = None
         return await self._advance(profile, draft, _)
+
+    async def _keep(self, profile: ResidentProfile, draft: Draft) -> None:
+        """Save the draft, or drop it when nothing is left in it."""
+        if draft.started or draft.about is not None or draft.pending_text is not None:
+            await self._drafts.save_draft(profile.ref, draft)
+        else:
+            await self._drafts.delete_draft(profile.ref)
 
     @staticmethod
     def _text_target(draft: Draft) -> Piece | None:
@@ -242,12 +325,14 @@ class ResidentDialog:
         return None
 
     @staticmethod
-    def _check(text: str, limit: int, _: Gettext) -> str | None:
+    def _check(text: str, limit: int, _: Gettext) -> Rich | None:
         if len(text) < TEXT_MIN:
-            return _("This is too short. Please write a few words.")
+            return Rich() + _("This is too short. Please write a few words.")
         if len(text) > limit:
-            return _("This is too long: {length} characters, at most {limit}. Please shorten it.").format(
-                length=len(text), limit=limit
+            return fill(
+                _("This is too long: {length} characters, at most {limit}. Please shorten it."),
+                length=len(text),
+                limit=limit,
             )
         return None
 
@@ -255,9 +340,19 @@ class ResidentDialog:
         self, profile: ResidentProfile, digests: tuple[str, ...], caption: str | None, _: Gettext
     ) -> list[Reply]:
         draft = await self._drafts.get_draft(profile.ref) or Draft()
+        if draft.about is not None:
+            about = draft.about
+            draft.about = None
+            await self._keep(profile, draft)
+            return [await self._add(profile, about, Photos(digests, caption), _)]
+        if draft.pending_text is not None:
+            # A photo after the question "about an open report?": a new report, the text its description.
+            if draft.description is None and not self._check(draft.pending_text, DESCRIPTION_MAX, _):
+                draft.description = draft.pending_text
+            draft.pending_text = None
         if caption is not None and caption.strip() and self._text_target(draft) is Piece.DESCRIPTION:
             if error := self._check(caption.strip(), DESCRIPTION_MAX, _):
-                return [Reply(error)]
+                return [say(error)]
             draft.description = caption.strip()
             if draft.awaiting is Piece.DESCRIPTION:
                 draft.awaiting = None
@@ -266,7 +361,7 @@ class ResidentDialog:
         fresh = [d for d in digests if d not in draft.photos]
         if len(fresh) > room:
             notes.append(
-                Reply(_("A report holds at most {limit} photos; the rest were not added.").format(limit=ALBUM_LIMIT))
+                say(fill(_("A report holds at most {limit} photos; the rest were not added."), limit=ALBUM_LIMIT))
             )
         draft.photos.extend(fresh[: max(room, 0)])
         if draft.awaiting is Piece.PHOTOS:
@@ -277,8 +372,9 @@ class ResidentDialog:
         self, profile: ResidentProfile, lat: float, lon: float, address: str | None, _: Gettext
     ) -> list[Reply]:
         if not (math.isfinite(lat) and math.isfinite(lon) and -90 <= lat <= 90 and -180 <= lon <= 180):
-            return [Reply(_("This location looks wrong. Please send it again or type the address."))]
+            return [say(_("This location looks wrong. Please send it again or type the address."))]
         draft = await self._drafts.get_draft(profile.ref) or Draft()
+        draft.about = None
         address = shorten(address.strip(), ADDRESS_MAX) if address and address.strip() else None
         draft.location = Location(latitude=lat, longitude=lon, address=address)
         if draft.awaiting is Piece.LOCATION:
@@ -288,7 +384,7 @@ class ResidentDialog:
     async def _on_press(self, profile: ResidentProfile, data: str | None, _: Gettext) -> list[Reply]:
         action = actions.parse_resident(data)
         if action is None:
-            return [Reply(_("This button is no longer valid."), alert=True)]
+            return [say(_("This button is no longer valid."), alert=True)]
         if action.name == "new":
             return await self._handle(profile, NewReport(), _)
         if action.name == "my":
@@ -296,10 +392,14 @@ class ResidentDialog:
         if action.name == "cancel":
             return await self._handle(profile, Cancel(), _)
         draft = await self._drafts.get_draft(profile.ref)
+        if action.name == "about":
+            return await self._on_about(profile, draft or Draft(), action.arg or 0, _)
+        if action.name == "fresh":
+            return await self._on_fresh(profile, draft or Draft(), _)
         if action.name == "cat":
             return await self._choose_category(profile, draft or Draft(), action.arg or 0, _)
-        if draft is None:
-            return [Reply(_("There is no report in progress. Press New report to start one."), menu_buttons(_))]
+        if draft is None or not draft.started:
+            return [say(_("There is no report in progress. Press New report to start one."), menu_buttons(_))]
         if action.name == "nophoto":
             category = await self._category_of(draft)
             if category is not None and category.photo_required:
@@ -316,12 +416,33 @@ class ResidentDialog:
             return [await self._question(action.piece, draft, _)]
         if action.name == "send":
             return await self._send(profile, draft, _)
-        return [Reply(_("This button is no longer valid."), alert=True)]
+        return [say(_("This button is no longer valid."), alert=True)]
+
+    async def _on_about(self, profile: ResidentProfile, draft: Draft, report_id: int, _: Gettext) -> list[Reply]:
+        """ "About #N": the kept text goes to report #N now, or the next message will."""
+        report = await self._conversation.own_report(profile, report_id)
+        if report is None:
+            return [say(_("This button is no longer valid."), alert=True)]
+        if draft.pending_text is not None:
+            text, draft.pending_text = draft.pending_text, None
+            await self._keep(profile, draft)
+            return [await self._add(profile, report.id, Text(text), _)]
+        draft.about = report.id
+        await self._drafts.save_draft(profile.ref, draft)
+        return [self._conversation.prompt(report, _)]
+
+    async def _on_fresh(self, profile: ResidentProfile, draft: Draft, _: Gettext) -> list[Reply]:
+        """ "New report" after the question: the kept text starts it as its description."""
+        text, draft.pending_text, draft.about = draft.pending_text, None, None
+        if text is not None and draft.description is None and not self._check(text, DESCRIPTION_MAX, _):
+            draft.description = text
+        return await self._advance(profile, draft, _)
 
     async def _choose_category(
         self, profile: ResidentProfile, draft: Draft, category_id: int, _: Gettext
     ) -> list[Reply]:
         category = await self._storage.get_category(category_id)
+        draft.about = None
         if category is None or category.hidden:
             draft.awaiting = Piece.CATEGORY
             await self._drafts.save_draft(profile.ref, draft)
@@ -362,6 +483,7 @@ class ResidentDialog:
 
     async def _question(self, piece: Piece, draft: Draft, _: Gettext, prefix: str | None = None) -> Reply:
         cancel_row = (Button(_("Cancel"), actions.CANCEL),)
+        buttons: Buttons
         if piece is Piece.CATEGORY:
             categories = await self._storage.list_categories()
             rows = tuple((Button(category_name(c, _), actions.category(c.id)),) for c in categories)
@@ -380,32 +502,30 @@ class ResidentDialog:
                 buttons = ((Button(_("Without photo"), actions.NO_PHOTO),), cancel_row)
             else:
                 buttons = (cancel_row,)
-        return Reply(f"{prefix}\n{text}" if prefix else text, buttons)
+        return say(f"{prefix}\n{text}" if prefix else text, buttons)
 
     async def _with_question(self, profile: ResidentProfile, note: str, _: Gettext) -> Reply:
-        """A note, followed by the current question or summary if a draft is open."""
+        """A note, followed by the current question or summary if a report is being written."""
         draft = await self._drafts.get_draft(profile.ref)
-        if draft is None:
-            return Reply(note + "\n" + _("Press New report to write to the officials."), menu_buttons(_))
+        if draft is None or not draft.started:
+            return say(note + "\n" + _("Press New report to write to the officials."), menu_buttons(_))
         missing = draft.awaiting or await self._missing(draft)
         if missing is None:
             summary = await self._summary(draft, _)
-            return Reply(note + "\n\n" + summary.text, summary.buttons)
+            return Reply(lines(note, "", summary.text), summary.buttons)
         return await self._question(missing, draft, _, prefix=note)
 
     async def _summary(self, draft: Draft, _: Gettext) -> Reply:
         category = await self._category_of(draft)
         location = draft.location or Location()
         photos = str(len(draft.photos)) if draft.photos else _("none")
-        text = "\n".join(
-            [
-                _("<b>Please check your report</b>"),
-                _("Category: {category}").format(category=esc(category_name(category, _))),
-                _("Place: {place}").format(place=place_html(location)),
-                _("Photos: {count}").format(count=photos),
-                "",
-                esc(draft.description or ""),
-            ]
+        text = lines(
+            bold(_("Please check your report")),
+            fill(_("Category: {category}"), category=category_name(category, _)),
+            fill(_("Place: {place}"), place=place(location)),
+            fill(_("Photos: {count}"), count=photos),
+            "",
+            draft.description or "",
         )
         buttons = (
             (Button(_("Send"), actions.SEND),),
@@ -431,33 +551,20 @@ class ResidentDialog:
         assert category is not None
         now = self._clock()
         due = now + timedelta(hours=category.answer_hours)
-        staff_ = self._locales.get(self._config.staff_language)
+        chat = self._routing.chat_for(category)
         tz = self._config.tz
 
-        def outbox_for(report: Report) -> list[OutboxMessage]:
-            confirmation = _("Your report #{number} is sent to the officials. Expect an answer by {due}.").format(
-                number=report.id, due=moment(report.answer_due_at, tz)
+        def effects(report: Report) -> Effects:
+            confirmation = fill(
+                _("Your report #{number} is sent to the officials. Expect an answer by {due}."),
+                number=report.id,
+                due=moment(report.answer_due_at, tz),
             )
-            resident = compose(
-                profile.ref.messenger,
-                profile.ref.user_id,
-                confirmation,
-                report_id=report.id,
-                priority=PRIORITY_RESIDENT,
-            )
-            card = compose(
-                Messenger.TELEGRAM,
-                self._routing.chat_for(category),
-                card_text(report, category, staff_, tz),
-                report.photos,
-                buttons=card_buttons(report, staff_),
-                report_id=report.id,
-                link_to_report=True,
-                priority=PRIORITY_STAFF,
-            )
-            return resident + card
+            messages: list[OutboxMessage] = self._posting.resident_message(report, confirmation)
+            messages += self._posting.card_messages(CardFacts(report, category), chat)
+            return [created(report, Actor(profile.ref.key))], messages
 
-        await self._storage.submit_report(profile, draft, now, due, outbox_for)
+        await self._storage.submit_report(profile, draft, now, due, chat, effects)
         if self._drafts is not self._storage:
             await self._drafts.delete_draft(profile.ref)
         self._on_enqueue()
@@ -466,7 +573,8 @@ class ResidentDialog:
     # Menus
 
     def _welcome(self, _: Gettext) -> Reply:
-        text = "\n\n".join(
+        text = join(
+            "\n\n",
             [
                 _("Hello! This is the reception office of the city administration."),
                 _(
@@ -478,31 +586,30 @@ class ResidentDialog:
                     " your language, and the report itself (text, place, photos). We never see your phone number."
                 ),
                 _("Press New report, or just send a photo or a description of the problem."),
-            ]
+            ],
         )
         return Reply(text, menu_buttons(_))
 
     def _help(self, _: Gettext) -> Reply:
-        text = "\n".join(
-            [
-                _("/new: write a new report"),
-                _("/my: your reports and their status"),
-                _("/cancel: drop the report you are writing"),
-                "",
-                _("A report has a category, a description, a place and photos; send them in any order."),
-            ]
+        text = lines(
+            _("/new: write a new report"),
+            _("/my: your reports and their status"),
+            _("/cancel: drop the report you are writing"),
+            "",
+            _("A report has a category, a description, a place and photos; send them in any order."),
+            _("To add to a report you sent, reply to the bot's message about it, or press the button under an answer."),
         )
         return Reply(text, menu_buttons(_))
 
     async def _my_reports(self, profile: ResidentProfile, _: Gettext) -> Reply:
         reports = await self._storage.list_reports(profile.ref, MY_REPORTS_LIMIT)
         if not reports:
-            return Reply(_("You have no reports yet."), menu_buttons(_))
+            return say(_("You have no reports yet."), menu_buttons(_))
         categories = {c.id: c for c in await self._storage.list_categories(include_hidden=True)}
-        lines = [_("<b>Your reports</b>")]
+        parts: list[Rich | str] = [bold(_("Your reports"))]
         for r in reports:
-            lines.append(
-                f"#{r.id} · {esc(category_name(categories.get(r.category_id), _))} · "
-                f"{esc(status_label(r.status, _))} · {r.created_at.astimezone(self._config.tz):%d.%m.%Y}"
+            parts.append(
+                f"#{r.id} · {category_name(categories.get(r.category_id), _)} · "
+                f"{status_label(r.status, _)} · {r.created_at.astimezone(self._config.tz):%d.%m.%Y}"
             )
-        return Reply("\n".join(lines), menu_buttons(_))
+        return Reply(lines(*parts), menu_buttons(_))

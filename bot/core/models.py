@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
@@ -11,10 +11,29 @@ from pydantic import BaseModel, Field
 
 
 class Messenger(StrEnum):
-    """Where a resident writes from."""
+    """Where a resident writes from, and where officials work."""
 
     TELEGRAM = "tg"
     VK = "vk"
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRef:
+    """A chat of a messenger: a resident's private chat or a staff chat."""
+
+    messenger: Messenger
+    chat_id: int
+
+    @property
+    def key(self) -> str:
+        """Stable text form used as a storage key, e.g. `tg:-1001234`."""
+        return f"{self.messenger.value}:{self.chat_id}"
+
+    @classmethod
+    def parse(cls, key: str) -> ChatRef:
+        """Inverse of `key`."""
+        messenger, _, chat_id = key.partition(":")
+        return cls(Messenger(messenger), int(chat_id))
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +47,11 @@ class ResidentRef:
     def key(self) -> str:
         """Stable text form used as a storage key, e.g. `tg:123`."""
         return f"{self.messenger.value}:{self.user_id}"
+
+    @property
+    def chat(self) -> ChatRef:
+        """The resident's private chat with the bot (its id is the user's on both messengers)."""
+        return ChatRef(self.messenger, self.user_id)
 
     @classmethod
     def parse(cls, key: str) -> ResidentRef:
@@ -45,19 +69,43 @@ class ResidentProfile:
     language: str
 
 
+@dataclass(frozen=True, slots=True)
+class Official:
+    """An official acting in a staff chat, with the display name the messenger shows now."""
+
+    messenger: Messenger
+    user_id: int
+    name: str
+
+    @property
+    def author(self) -> str:
+        """How the official is named in a report's history and assignment."""
+        return f"staff:{self.messenger.value}:{self.user_id}"
+
+
 class Status(StrEnum):
     """The states of a report's life."""
 
     DRAFT = "draft"
     NEW = "new"
     IN_PROGRESS = "in_progress"
+    REOPENED = "reopened"
     RESOLVED = "resolved"
     REJECTED = "rejected"
+    DUPLICATE = "duplicate"
 
     @property
     def closed(self) -> bool:
-        """A closed report takes no more status changes."""
-        return self in (Status.RESOLVED, Status.REJECTED)
+        """A closed report takes no more work until it is reopened."""
+        return self in (Status.RESOLVED, Status.REJECTED, Status.DUPLICATE)
+
+    @property
+    def open(self) -> bool:
+        """A sent report still waiting for its resolution."""
+        return self in (Status.NEW, Status.IN_PROGRESS, Status.REOPENED)
+
+
+OPEN_STATUSES = (Status.NEW, Status.IN_PROGRESS, Status.REOPENED)
 
 
 class EventKind(StrEnum):
@@ -65,9 +113,16 @@ class EventKind(StrEnum):
 
     CREATED = "created"
     TAKEN = "taken"
+    REASSIGNED = "reassigned"
     ANSWERED = "answered"
+    FOLLOWED_UP = "followed_up"
     RESOLVED = "resolved"
     REJECTED = "rejected"
+    REOPENED = "reopened"
+    MOVED = "moved"
+    DUPLICATE_LINKED = "duplicate_linked"
+    DUPLICATE_JOINED = "duplicate_joined"
+    REROUTED = "rerouted"
     DELIVERY_FAILED = "delivery_failed"
 
 
@@ -94,7 +149,10 @@ class Location(BaseModel):
 
 
 class Draft(BaseModel):
-    """A report being written; kept in storage so a restart does not lose it."""
+    """A resident's dialog state: a report being written, and what their next message is for.
+
+    Kept in storage (or Redis) so a restart loses nothing.
+    """
 
     category_id: int | None = None
     description: str | None = None
@@ -104,6 +162,22 @@ class Draft(BaseModel):
     awaiting: Piece | None = None
     # Sending the same draft twice (a double tap, a retry after a crash) must make one report.
     key: str = Field(default_factory=lambda: uuid.uuid4().hex)
+    # The next message goes to the officials as an addition to this report (the resident chose it).
+    about: int | None = None
+    # A text written outside a report, kept while the resident says whether it is about an open report.
+    pending_text: str | None = None
+
+    @property
+    def started(self) -> bool:
+        """Whether a report is being written (not only a message about an earlier one)."""
+        return bool(
+            self.category_id is not None
+            or self.description is not None
+            or self.location is not None
+            or self.photos
+            or self.photos_skipped
+            or self.awaiting is not None
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +195,7 @@ class Category:
 
 @dataclass(frozen=True, slots=True)
 class Report:
-    """A sent report as officials see it."""
+    """A sent report as officials see it, with who works on it and where its card is."""
 
     id: int
     resident: ResidentRef
@@ -133,6 +207,14 @@ class Report:
     status: Status
     created_at: datetime
     answer_due_at: datetime
+    # The staff chat that holds its card and may act on it; None: the default staff chat.
+    staff_chat: ChatRef | None = None
+    assignee: str | None = None
+    assignee_name: str | None = None
+    duplicate_of: int | None = None
+    follow_ups: int = 0
+    # Bumped by every change, so two officials (or processes) changing it at once cannot both win.
+    version: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +230,9 @@ class Event:
     # The messenger's id of what caused it (an official's message): a change whose source is recorded already
     # is not applied again, so an update handled twice (at least once, after a crash) answers the resident once.
     source: str | None = None
+    # The official's display name as it was at the time ("who did it" in the history).
+    author_name: str | None = None
+    photos: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,57 +243,4 @@ class Button:
     action: str
 
 
-@dataclass(frozen=True, slots=True)
-class Reply:
-    """One message the core wants shown to the person it is talking to (HTML-safe text)."""
-
-    text: str
-    buttons: tuple[tuple[Button, ...], ...] = ()
-    alert: bool = False
-
-
-class OutboxKind(StrEnum):
-    """Kinds of durable messages; each is one platform call, so a retry repeats one step only."""
-
-    TEXT = "text"
-    PHOTO = "photo"
-    ALBUM = "album"
-
-
-@dataclass(slots=True)
-class OutboxMessage:
-    """A message that must reach its chat even across restarts and platform failures."""
-
-    messenger: Messenger
-    chat_id: int
-    kind: OutboxKind
-    text: str = ""
-    photos: tuple[str, ...] = ()
-    buttons: tuple[tuple[Button, ...], ...] = ()
-    report_id: int | None = None
-    link_to_report: bool = False
-    priority: int = 0
-    id: int | None = None
-    attempts: int = 0
-    extra: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def to_group(self) -> bool:
-        """Whether it goes to a Telegram group (a staff chat); residents write in private chats (positive ids)."""
-        return self.messenger is Messenger.TELEGRAM and self.chat_id < 0
-
-    def lane(self, report_lanes: bool) -> int:
-        """Within a chat, messages of one lane go strictly one after another; lanes go side by side.
-
-        A resident's chat is one lane. With `report_lanes` (when no group budget paces a staff chat, see
-        `bot.app.report_lanes`) a staff chat has a lane per report: a report's card, its photos and the posts about
-        it keep their order, while the cards of different reports need not wait for each other (one after another,
-        a staff chat took a card per round trip, however fast the bot). The queue and the worker both ask here.
-        """
-        if report_lanes and self.to_group and self.report_id is not None:
-            return self.report_id
-        return 0
-
-
-PRIORITY_RESIDENT = 10
-PRIORITY_STAFF = 0
+Buttons = tuple[tuple[Button, ...], ...]

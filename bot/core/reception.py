@@ -1,33 +1,38 @@
-"""The core assembled: dialog, staff desk and category admin over one storage, one set of catalogs."""
+"""The core assembled: the resident's dialog, the officials' desk, category admin and rerouting over one storage."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from bot.core.admin import CategoryAdmin
+from bot.core.admin import CategoryAdmin, ChatProbe
+from bot.core.casework import Casework
 from bot.core.config import Clock, CoreConfig, utc_now
-from bot.core.desk import StaffDesk
+from bot.core.conversation import Conversation
+from bot.core.desk import Desk
 from bot.core.dialog import ResidentDialog
-from bot.core.locks import Locks
+from bot.core.locks import KeyedLocks, Locks
+from bot.core.posting import Posting
+from bot.core.replies import Composers
+from bot.core.rerouting import Rerouting
 from bot.core.routing import StaffRouting
 from bot.text.i18n import Locales
 from storage.base import DraftStore, Storage
-from storage.photos import PhotoArchive
 
 
 @dataclass
 class Reception:
-    """Everything the messenger adapters talk to; built once and passed into the dispatchers."""
+    """Everything the messenger adapters and the delivery worker talk to; built once and passed in."""
 
     storage: Storage
     locales: Locales
-    archive: PhotoArchive
     config: CoreConfig
     dialog: ResidentDialog
-    staff: StaffDesk
+    desk: Desk
     admin: CategoryAdmin
     routing: StaffRouting
+    rerouting: Rerouting
+    posting: Posting
     _listeners: list[Callable[[], None]] = field(default_factory=list)
 
     @classmethod
@@ -35,30 +40,42 @@ class Reception:
         cls,
         storage: Storage,
         locales: Locales,
-        archive: PhotoArchive,
         config: CoreConfig,
-        default_answer_hours: int,
+        composers: Composers,
+        probe: ChatProbe,
         clock: Clock = utc_now,
         drafts: DraftStore | None = None,
         locks: Locks | None = None,
+        report_locks: Locks | None = None,
     ) -> Reception:
-        """Wire the services together; `on_enqueue` listeners are told when something was queued."""
+        """Wire the services together; `on_enqueue` listeners are told when something was queued.
+
+        `locks` serialise each resident's steps, `report_locks` the changes of each report (Redis locks when
+        several processes share the work; in-process ones otherwise).
+        """
         listeners: list[Callable[[], None]] = []
 
         def notify() -> None:
             for listener in listeners:
                 listener()
 
-        routing = StaffRouting(storage, config.staff_chat_id)
+        routing = StaffRouting(storage, config.staff_chat)
+        posting = Posting(storage, composers, locales, config, routing)
+        staff_ = locales.get(config.staff_language)
+        casework = Casework(storage, posting, routing, config, clock, report_locks or KeyedLocks(), notify)
+        conversation = Conversation(storage, casework)
         return cls(
             storage=storage,
             locales=locales,
-            archive=archive,
             config=config,
-            dialog=ResidentDialog(storage, locales, config, clock, notify, routing, drafts, locks),
-            staff=StaffDesk(storage, locales, config, clock, notify, locks),
-            admin=CategoryAdmin(storage, config, default_answer_hours, routing),
+            dialog=ResidentDialog(
+                storage, locales, config, clock, notify, routing, posting, conversation, drafts, locks
+            ),
+            desk=Desk(storage, casework, routing, clock, staff_),
+            admin=CategoryAdmin(storage, config, routing, probe, staff_),
             routing=routing,
+            rerouting=Rerouting(storage, posting, routing, config, clock),
+            posting=posting,
             _listeners=listeners,
         )
 

@@ -7,11 +7,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Protocol
 
 from bot.core.locks import Locks
-from storage.redis_queue import RedisQueue
-from storage.sqlite import SqliteStorage
+from bot.core.outbox import OutboxMessage
+from storage.base import OutboxSource
+
+
+class Destination(Protocol):
+    """The queue the relay fills (Redis)."""
+
+    async def enqueue(self, messages: Sequence[OutboxMessage]) -> None: ...
+
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +30,7 @@ POLL_SECONDS = 0.5
 class OutboxRelay:
     """One relay at a time across processes (a Redis lock), so messages keep their order."""
 
-    def __init__(self, records: SqliteStorage, queue: RedisQueue, locks: Locks, on_relayed: Callable[[], None]) -> None:
+    def __init__(self, records: OutboxSource, queue: Destination, locks: Locks, on_relayed: Callable[[], None]) -> None:
         self._records = records
         self._queue = queue
         self._locks = locks

@@ -11,17 +11,17 @@ import random
 import secrets
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from bot.core.config import Clock
-from bot.core.models import PRIORITY_STAFF, Messenger, OutboxKind, OutboxMessage
+from bot.core.models import Messenger
+from bot.core.outbox import Card, OutboxKind, OutboxMessage, Refusal, Scope
+from bot.core.rerouting import Verdict
 from bot.delivery.budgets import Budgets
-from bot.text.formatting import esc
-from bot.text.i18n import Gettext
-from storage.base import ChatLanes, OutboxStore
+from storage.base import CardIndex, ChatLanes, OutboxStore
 
 log = logging.getLogger(__name__)
 
@@ -44,13 +44,27 @@ class RetryLater(Exception):
 
 
 class Undeliverable(Exception):
-    """The messenger refuses this message for good (blocked by the user, chat gone)."""
+    """The messenger refuses this message for good (blocked by the user, chat gone, card gone)."""
+
+    def __init__(self, refusal: Refusal) -> None:
+        super().__init__(refusal.reason)
+        self.refusal = refusal
 
 
 class Sender(Protocol):
-    """Sends one outbox message to its messenger and returns the ids of the messages it made."""
+    """Sends one outbox message to its messenger and returns the ids of the messages it made.
 
-    async def send(self, message: OutboxMessage) -> list[int]: ...
+    `card` is the report's card in the chat, for an edit of it or a post that replies to it.
+    """
+
+    async def send(self, message: OutboxMessage, card: Card | None = None) -> list[int]: ...
+
+
+class RefusalPolicy(Protocol):
+    """The core's rules for messages refused for good, and for messages to a chat that moved or broke."""
+
+    async def redirect(self, message: OutboxMessage) -> list[OutboxMessage] | None: ...
+    async def refused(self, message: OutboxMessage, refusal: Refusal) -> Verdict: ...
 
 
 def backoff(attempts: int) -> float:
@@ -86,8 +100,8 @@ class DeliveryWorker:
         storage: OutboxStore,
         senders: Mapping[Messenger, Sender],
         clock: Clock,
-        staff_chat_for: Callable[[int], Awaitable[int]],
-        staff_gettext: Gettext,
+        policy: RefusalPolicy,
+        cards: CardIndex,
         budgets: Budgets | None = None,
         concurrency: int = 16,
     ) -> None:
@@ -99,8 +113,8 @@ class DeliveryWorker:
         self._report_lanes = bool(getattr(storage, "report_lanes", False))
         self._senders = senders
         self._clock = clock
-        self._staff_chat_for = staff_chat_for
-        self._staff_ = staff_gettext
+        self._policy = policy
+        self._cards = cards
         self._budgets = budgets
         self._concurrency = concurrency
         self._wake = asyncio.Event()
@@ -194,10 +208,10 @@ class DeliveryWorker:
         while current is not None:
             current = await self._deliver_one(current)
 
-    async def _send(self, sender: Sender, message: OutboxMessage, ticket: str) -> list[int]:
+    async def _send(self, sender: Sender, message: OutboxMessage, card: Card | None, ticket: str) -> list[int]:
         """Send, then tell the budgets the message has arrived (or failed): it counts from then on."""
         try:
-            return await sender.send(message)
+            return await sender.send(message, card)
         finally:
             if self._budgets is not None:
                 await self._budgets.settle(ticket)
@@ -209,6 +223,19 @@ class DeliveryWorker:
             # A messenger not configured now (e.g. VK token removed): keep it for when it returns.
             await self._storage.mark_retry(message, self._retry_at(message, MAX_BACKOFF_SECONDS), "no sender")
             return None
+        if message.to_group and (instead := await self._policy.redirect(message)) is not None:
+            # Its chat moved or broke: what goes instead is queued, and this one is settled.
+            if instead:
+                await self._storage.enqueue(instead)
+            await self._storage.mark_sent(message, [])
+            self.wake()
+            return None
+        card = None
+        if message.report_id is not None and (message.kind is OutboxKind.EDIT or message.reply_to_card):
+            card = await self._cards.card_of(message.chat, message.report_id)
+            if card is None and message.kind is OutboxKind.EDIT:
+                await self._refused(message, Refusal("the card was never posted here", Scope.CARD))
+                return None
         ticket = secrets.token_hex(8)
         if self._budgets is not None:
             cost = cost_of(message)
@@ -222,12 +249,12 @@ class DeliveryWorker:
         key = self._lane_of(message)
         self._sending.add(key)
         try:
-            ids = await self._send(sender, message, ticket)
+            ids = await self._send(sender, message, card, ticket)
         except RetryLater as exc:
             self.stats.rate_limited += 1
             await self._storage.mark_retry(message, self._retry_at(message, exc.seconds), str(exc))
         except Undeliverable as exc:
-            await self._refused(message, str(exc))
+            await self._refused(message, exc.refusal)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -250,30 +277,25 @@ class DeliveryWorker:
             self._sending.discard(key)
         return None
 
-    async def _refused(self, message: OutboxMessage, reason: str) -> None:
-        now = self._clock()
-        if message.to_group:  # every Telegram group we post to is a staff chat
-            # The staff chat is ours: a refusal there is a configuration error to fix, never a lost report.
-            log.error("staff chat refuses messages (%s); check STAFF_CHAT_ID and the bot's rights", reason)
-            await self._storage.mark_retry(message, self._retry_at(message, MAX_BACKOFF_SECONDS), reason)
-            return
-        notices = []
-        if message.report_id is not None:
-            _ = self._staff_
-            text = _("Could not deliver a message about report #{number} to the resident: {reason}").format(
-                number=message.report_id, reason=reason
-            )
-            notices.append(
-                OutboxMessage(
-                    Messenger.TELEGRAM,
-                    await self._staff_chat_for(message.report_id),
-                    OutboxKind.TEXT,
-                    text=esc(text),
-                    report_id=message.report_id,
-                    priority=PRIORITY_STAFF,
+    async def _refused(self, message: OutboxMessage, refusal: Refusal) -> None:
+        """Settle a message refused for good as the core decides; if that fails, it is tried again later."""
+        try:
+            verdict = await self._policy.refused(message, refusal)
+            if verdict.retry_in is not None:
+                await self._storage.mark_retry(message, self._retry_at(message, verdict.retry_in), refusal.reason)
+                return
+            if verdict.replace is not None:
+                if verdict.replace:
+                    await self._storage.enqueue(verdict.replace)
+                await self._storage.mark_sent(message, [])
+            else:
+                self.stats.failed += 1
+                log.warning("outbox %s refused for good", message.id)
+                await self._storage.mark_failed(
+                    message, refusal.reason, self._clock(), verdict.changes, verdict.notices
                 )
-            )
-        self.stats.failed += 1
-        log.warning("outbox %s refused for good", message.id)
-        await self._storage.mark_failed(message, reason, now, notices)
+        except Exception:
+            log.exception("outbox %s: settling a refusal failed; trying again later", message.id)
+            await self._storage.mark_retry(message, self._retry_at(message, backoff(message.attempts)), refusal.reason)
+            return
         self.wake()

@@ -1,50 +1,103 @@
-"""What officials see: the report card and its history, in the staff chat's language."""
+"""What officials read about a report: its card, which stays current, and its history, in the staff chat's language."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from bot.core import actions
-from bot.core.models import Button, Category, Event, EventKind, Messenger, Report
-from bot.text.formatting import esc, moment, place_html
+from bot.core.models import Button, Buttons, Category, Event, EventKind, Messenger, Report, Status
+from bot.text.formatting import moment, place
 from bot.text.i18n import Gettext
 from bot.text.labels import category_name, status_label
+from bot.text.rich import Rich, bold, fill, italic, lines, shrinkable
 
-_MESSENGER_NAMES = {Messenger.TELEGRAM: "Telegram", Messenger.VK: "VK"}
+MESSENGER_NAMES = {Messenger.TELEGRAM: "Telegram", Messenger.VK: "VK"}
+HISTORY_TEXT_MAX = 200
 
 
-def card_text(report: Report, category: Category | None, _: Gettext, tz: ZoneInfo) -> str:
-    """The card of a report: number, category, place, description, resident and deadline."""
-    lines = [
-        _("<b>Report #{number}</b> · {category}").format(number=report.id, category=esc(category_name(category, _))),
-        _("Status: {status}").format(status=esc(status_label(report.status, _))),
-        _("Place: {place}").format(place=place_html(report.location)),
-        "",
-        esc(report.description),
-        "",
-        _("From: {name} ({messenger})").format(
-            name=esc(report.resident_name), messenger=_MESSENGER_NAMES[report.resident.messenger]
-        ),
-        _("Received: {received} · answer by: {due}").format(
-            received=moment(report.created_at, tz), due=moment(report.answer_due_at, tz)
-        ),
-        "",
-        "<i>"
-        + _("Reply to this card to answer the resident; /resolve TEXT with an after photo; /reject REASON.")
-        + "</i>",
+@dataclass(frozen=True, slots=True)
+class CardFacts:
+    """Everything a card shows: the report, its category, and what other records say about it."""
+
+    report: Report
+    category: Category | None
+    # Residents whose reports were marked duplicates of this one.
+    waiting: int = 0
+    # The card stays behind in a chat the report moved away from: the category it moved to.
+    moved_to: Category | None = None
+
+
+def card_text(facts: CardFacts, _: Gettext, tz: ZoneInfo) -> Rich:
+    """The card: number, category, status and who took it, place, description, resident, times, follow-ups."""
+    report = facts.report
+    title = bold(fill(_("Report #{number}"), number=report.id))
+    status = status_label(report.status, _)
+    if report.assignee_name and not facts.moved_to:
+        status_line = fill(_("Status: {status} · taken by {name}"), status=status, name=report.assignee_name)
+    else:
+        status_line = fill(_("Status: {status}"), status=status)
+    parts: list[Rich | str] = [
+        fill(_("{title} · {category}"), title=title, category=category_name(facts.category, _)),
+        status_line,
     ]
-    return "\n".join(lines)
+    if facts.moved_to is not None:
+        parts.append(
+            bold(
+                fill(
+                    _("Moved to {category}: it is handled in that category's chat now."),
+                    category=category_name(facts.moved_to, _),
+                )
+            )
+        )
+    if report.duplicate_of is not None:
+        parts.append(
+            bold(fill(_("Duplicate of #{number}: residents get that report's answers."), number=report.duplicate_of))
+        )
+    parts += [
+        fill(_("Place: {place}"), place=place(report.location)),
+        "",
+        shrinkable(report.description),
+        "",
+        fill(
+            _("From: {name} ({messenger})"),
+            name=report.resident_name,
+            messenger=MESSENGER_NAMES[report.resident.messenger],
+        ),
+        fill(
+            _("Received: {received} · answer by: {due}"),
+            received=moment(report.created_at, tz),
+            due=moment(report.answer_due_at, tz),
+        ),
+    ]
+    if report.follow_ups:
+        parts.append(fill(_("Messages from the resident since: {count}"), count=report.follow_ups))
+    if facts.waiting:
+        parts.append(fill(_("Residents waiting on it (duplicates): {count}"), count=facts.waiting))
+    if report.status.open and facts.moved_to is None:
+        parts += [
+            "",
+            italic(_("Reply to this card to answer the resident; /resolve TEXT with an after photo; /reject REASON.")),
+        ]
+    return lines(*parts)
 
 
-def card_buttons(report: Report, _: Gettext) -> tuple[tuple[Button, ...], ...]:
-    """The common actions on a card."""
+def card_buttons(facts: CardFacts, _: Gettext) -> Buttons:
+    """The actions that make sense now: open reports can be worked on, closed ones only looked up."""
+    report = facts.report
+    if facts.moved_to is not None:
+        return ()
+    history = (Button(_("History"), actions.staff("history", report.id)),)
+    if not report.status.open:
+        return (history,)
+    take = _("Take over") if report.status is Status.IN_PROGRESS and report.assignee else _("Take into work")
     return (
-        (Button(_("Take into work"), actions.staff("take", report.id)),),
+        (Button(take, actions.staff("take", report.id)),),
         (
             Button(_("Resolve"), actions.staff("resolve", report.id)),
             Button(_("Reject"), actions.staff("reject", report.id)),
         ),
-        (Button(_("History"), actions.staff("history", report.id)),),
+        history,
     )
 
 
@@ -53,20 +106,39 @@ def event_label(kind: EventKind, _: Gettext) -> str:
     labels = {
         EventKind.CREATED: _("sent by the resident"),
         EventKind.TAKEN: _("taken into work"),
+        EventKind.REASSIGNED: _("taken over"),
         EventKind.ANSWERED: _("answered"),
+        EventKind.FOLLOWED_UP: _("the resident wrote"),
         EventKind.RESOLVED: _("resolved"),
         EventKind.REJECTED: _("rejected"),
+        EventKind.REOPENED: _("reopened"),
+        EventKind.MOVED: _("moved to another category"),
+        EventKind.DUPLICATE_LINKED: _("marked as a duplicate"),
+        EventKind.DUPLICATE_JOINED: _("a duplicate joined"),
+        EventKind.REROUTED: _("card moved to the default staff chat"),
         EventKind.DELIVERY_FAILED: _("message not delivered"),
     }
     return labels[kind]
 
 
-def history_text(report: Report, history: list[Event], _: Gettext, tz: ZoneInfo) -> str:
-    """A report's history, one event a line."""
-    lines = [_("<b>History of report #{number}</b>").format(number=report.id)]
+def author_label(event: Event, _: Gettext) -> str:
+    """Who did it: the official's name as it was then, the resident, or the bot itself."""
+    if event.author.startswith("staff:"):
+        return event.author_name or _("an official")
+    if event.author == "system":
+        return _("the bot")
+    return _("the resident")
+
+
+def history_text(report: Report, history: list[Event], _: Gettext, tz: ZoneInfo) -> Rich:
+    """A report's history, one event a line: when, what, who, and its text."""
+    parts: list[Rich | str] = [bold(fill(_("History of report #{number}"), number=report.id))]
     for event in history:
-        line = f"{moment(event.at, tz)} · {esc(event_label(event.kind, _))}"
+        line = f"{moment(event.at, tz)} · {author_label(event, _)} · {event_label(event.kind, _)}"
         if event.text:
-            line += f": {esc(event.text[:200])}"
-        lines.append(line)
-    return "\n".join(lines)
+            text = event.text if len(event.text) <= HISTORY_TEXT_MAX else event.text[: HISTORY_TEXT_MAX - 1] + "…"
+            line += f": {text}"
+        if event.photos:
+            line += " " + fill(_("({count} photos)"), count=len(event.photos)).plain
+        parts.append(line)
+    return lines(*parts)

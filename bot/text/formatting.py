@@ -1,20 +1,12 @@
-"""Small helpers for the HTML that messengers show: escaping, times, places, lengths."""
+"""Small helpers for what people read: times, places, lengths."""
 
 from __future__ import annotations
 
-import html
-import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from bot.core.models import Location
-
-_TAG = re.compile(r"<[^>]+>")
-
-
-def esc(text: str) -> str:
-    """Escape text for Telegram's HTML parse mode."""
-    return html.escape(text, quote=False)
+from bot.text.rich import Rich, join, link
 
 
 def moment(at: datetime, tz: ZoneInfo) -> str:
@@ -29,21 +21,15 @@ def map_url(location: Location) -> str | None:
     return f"https://yandex.ru/maps/?pt={location.longitude:.6f},{location.latitude:.6f}&z=17&l=map"
 
 
-def place_html(location: Location) -> str:
-    """The address and/or coordinates (as a map link) of a place, escaped."""
-    parts: list[str] = []
+def place(location: Location) -> Rich:
+    """The address and/or coordinates (as a map link) of a place."""
+    parts: list[Rich | str] = []
     if location.address:
-        parts.append(esc(location.address))
+        parts.append(location.address)
     url = map_url(location)
     if url is not None:
-        coords = f"{location.latitude:.5f}, {location.longitude:.5f}"
-        parts.append(f'<a href="{html.escape(url, quote=True)}">{coords}</a>')
-    return " · ".join(parts) or "—"
-
-
-def visible_length(markup: str) -> int:
-    """Length of HTML text as the messenger counts it (tags dropped, entities decoded)."""
-    return len(html.unescape(_TAG.sub("", markup)))
+        parts.append(link(f"{location.latitude:.5f}, {location.longitude:.5f}", url))
+    return join(" · ", parts) if parts else Rich() + "—"
 
 
 def shorten(text: str, limit: int) -> str:

@@ -18,8 +18,10 @@ _STATUS_LABELS = {
     Status.DRAFT: mark("Draft"),
     Status.NEW: mark("New"),
     Status.IN_PROGRESS: mark("In progress"),
+    Status.REOPENED: mark("Reopened"),
     Status.RESOLVED: mark("Resolved"),
     Status.REJECTED: mark("Rejected"),
+    Status.DUPLICATE: mark("Duplicate"),
 }
 
 

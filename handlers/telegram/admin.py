@@ -1,4 +1,4 @@
-"""Administrators' category commands, in the staff chat or in private."""
+"""Administrators' category commands: in private, in the staff chats, and `/category_chat ID` in a group."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from aiogram.enums import ChatType
 from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 
-from bot.core.admin import COMMANDS
+from bot.core.admin import COMMANDS, AdminCommand
+from bot.core.models import ChatRef, Messenger
 from bot.core.reception import Reception
 from bot.text.i18n import pick_language
 from handlers.telegram.keyboards import send_replies
@@ -15,7 +16,7 @@ from handlers.telegram.predicates import has_author
 
 
 def build_router() -> Router:
-    """Admin commands, heard in private and in groups (where /category_chat routes a category to the group)."""
+    """Admin commands, heard in every chat; the core decides where each may work."""
     router = Router(name="admin")
     router.message.filter(has_author)
 
@@ -26,10 +27,14 @@ def build_router() -> Router:
         assert message.from_user is not None
         private = message.chat.type == ChatType.PRIVATE
         language = pick_language(message.from_user.language_code) if private else reception.config.staff_language
-        _ = reception.locales.get(language)
-        reply = await reception.admin.handle(
-            message.from_user.id, command.command.lower(), command.args, _, None if private else message.chat.id
+        request = AdminCommand(
+            user_id=message.from_user.id,
+            chat=ChatRef(Messenger.TELEGRAM, message.chat.id),
+            private=private,
+            command=command.command.lower(),
+            args=command.args or "",
         )
+        reply = await reception.admin.handle(request, reception.locales.get(language))
         await send_replies(bot, message.chat.id, [reply], reply_to=message.message_id)
 
     return router

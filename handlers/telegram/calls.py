@@ -47,6 +47,11 @@ def keyboard(rows: tuple[tuple[Button, ...], ...]) -> dict[str, Any] | None:
     return {"inline_keyboard": [[{"text": b.label, "callback_data": b.action} for b in row] for row in rows]}
 
 
+def reply_parameters(message_id: int) -> dict[str, Any]:
+    """A reply to a message, sent even if that message was deleted meanwhile."""
+    return {"message_id": message_id, "allow_sending_without_reply": True}
+
+
 def send_message(
     chat_id: int, text: str, buttons: tuple[tuple[Button, ...], ...] = (), reply_to: int | None = None
 ) -> Call:
@@ -56,11 +61,17 @@ def send_message(
     if (markup := keyboard(buttons)) is not None:
         params["reply_markup"] = markup
     if reply_to is not None:
-        params["reply_to_message_id"] = reply_to
+        params["reply_parameters"] = reply_parameters(reply_to)
     return Call("sendMessage", params)
 
 
-def send_photo(chat_id: int, file_id: str, caption: str, buttons: tuple[tuple[Button, ...], ...] = ()) -> Call:
+def send_photo(
+    chat_id: int,
+    file_id: str,
+    caption: str,
+    buttons: tuple[tuple[Button, ...], ...] = (),
+    reply_to: int | None = None,
+) -> Call:
     """sendPhoto of a photo Telegram already has, with an HTML caption and the buttons if any."""
     params: dict[str, Any] = {"chat_id": chat_id, "photo": file_id}
     if caption:
@@ -68,15 +79,41 @@ def send_photo(chat_id: int, file_id: str, caption: str, buttons: tuple[tuple[Bu
         params["parse_mode"] = PARSE_MODE
     if (markup := keyboard(buttons)) is not None:
         params["reply_markup"] = markup
+    if reply_to is not None:
+        params["reply_parameters"] = reply_parameters(reply_to)
     return Call("sendPhoto", params)
 
 
-def send_media_group(chat_id: int, file_ids: Sequence[str], caption: str) -> Call:
+def send_media_group(chat_id: int, file_ids: Sequence[str], caption: str, reply_to: int | None = None) -> Call:
     """sendMediaGroup of photos Telegram already has, the caption under the first."""
     media: list[dict[str, Any]] = [{"type": "photo", "media": file_id} for file_id in file_ids]
     if caption and media:
         media[0] = {**media[0], "caption": caption, "parse_mode": PARSE_MODE}
-    return Call("sendMediaGroup", {"chat_id": chat_id, "media": media})
+    params: dict[str, Any] = {"chat_id": chat_id, "media": media}
+    if reply_to is not None:
+        params["reply_parameters"] = reply_parameters(reply_to)
+    return Call("sendMediaGroup", params)
+
+
+def edit_text(chat_id: int, message_id: int, text: str, buttons: tuple[tuple[Button, ...], ...]) -> Call:
+    """editMessageText: a text message's new HTML text and buttons (no buttons: they go)."""
+    params: dict[str, Any] = {"chat_id": chat_id, "message_id": message_id, "text": text, "parse_mode": PARSE_MODE}
+    params["link_preview_options"] = NO_PREVIEW
+    params["reply_markup"] = keyboard(buttons) or {"inline_keyboard": []}
+    return Call("editMessageText", params)
+
+
+def edit_caption(chat_id: int, message_id: int, caption: str, buttons: tuple[tuple[Button, ...], ...]) -> Call:
+    """editMessageCaption: a photo's new HTML caption and buttons (no buttons: they go)."""
+    params: dict[str, Any] = {"chat_id": chat_id, "message_id": message_id, "caption": caption}
+    params["parse_mode"] = PARSE_MODE
+    params["reply_markup"] = keyboard(buttons) or {"inline_keyboard": []}
+    return Call("editMessageCaption", params)
+
+
+def clear_buttons(chat_id: int, message_id: int) -> Call:
+    """editMessageReplyMarkup without a keyboard: the message's buttons go."""
+    return Call("editMessageReplyMarkup", {"chat_id": chat_id, "message_id": message_id})
 
 
 def answer_callback(callback_id: str, alert: str | None = None) -> Call:

@@ -45,6 +45,7 @@ class TelegramIntake:
         return await self._feed(
             lambda: TgUpdate.model_validate_json(body),
             lambda: Update.model_validate_json(body, context={"bot": self.bot}),
+            in_answer=True,
         )
 
     async def feed(self, raw: dict[str, Any]) -> Answer:
@@ -52,15 +53,16 @@ class TelegramIntake:
         return await self._feed(
             lambda: TgUpdate.model_validate(raw),
             lambda: Update.model_validate(raw, context={"bot": self.bot}),
+            in_answer=False,
         )
 
-    async def _feed(self, slim: Callable[[], TgUpdate], full: Callable[[], Update]) -> Answer:
+    async def _feed(self, slim: Callable[[], TgUpdate], full: Callable[[], Update], in_answer: bool) -> Answer:
         try:
             update: TgUpdate | None = slim()
         except ValidationError:
             update = None  # not a resident's step, or one aiogram may still read
         if update is not None and resident_step(update):
-            update_id, step = update.update_id, self._residents.handle(update)
+            update_id, step = update.update_id, self._residents.handle(update, in_answer)
         else:
             try:
                 whole = full()

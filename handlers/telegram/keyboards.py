@@ -11,8 +11,10 @@ from collections.abc import Sequence
 
 from aiogram import Bot
 
-from bot.core.models import Reply
-from handlers.telegram.calls import Call, answer_callback, send_message
+from bot.core.replies import Reply
+from handlers.telegram.calls import ALERT_MAX, Call, answer_callback, send_message
+from handlers.telegram.compose import TEXT_LIMIT
+from handlers.telegram.render import to_html, to_plain
 from handlers.telegram.session import perform
 
 Answer = Call | None
@@ -22,7 +24,7 @@ Answer = Call | None
 def reply_calls(chat_id: int, replies: Sequence[Reply], reply_to: int | None = None) -> list[Call]:
     """The core's replies as sendMessage calls (the first one as a reply to `reply_to` if given)."""
     return [
-        send_message(chat_id, reply.text, reply.buttons, reply_to if i == 0 else None)
+        send_message(chat_id, to_html(reply.text, TEXT_LIMIT), reply.buttons, reply_to if i == 0 else None)
         for i, reply in enumerate(replies)
     ]
 
@@ -43,7 +45,7 @@ async def answer_with(bot: Bot, calls: Sequence[Call]) -> Answer:
 def press_calls(callback_id: str, chat_id: int, replies: Sequence[Reply]) -> list[Call]:
     """A press's answer first (an alert reply becomes its popup, which stops the button's spinner), then messages."""
     alerts = [r for r in replies if r.alert]
-    answer = answer_callback(callback_id, alerts[0].text if alerts else None)
+    answer = answer_callback(callback_id, to_plain(alerts[0].text, ALERT_MAX) if alerts else None)
     return [answer, *reply_calls(chat_id, [r for r in replies if not r.alert])]
 
 

@@ -6,8 +6,7 @@ from typing import Protocol
 
 from aiogram.types import User
 
-from bot.core.desk import Official
-from bot.core.models import Messenger, ResidentProfile, ResidentRef
+from bot.core.models import Messenger, Official, ResidentProfile, ResidentRef
 from bot.text.i18n import pick_language
 
 NAME_MAX = 128
@@ -33,5 +32,6 @@ def resident_of(user: Person) -> ResidentProfile:
 
 
 def official_of(user: User) -> Official:
-    """The official acting in the staff chat."""
-    return Official(Messenger.TELEGRAM.value, user.id)
+    """The official acting in the staff chat, with the name Telegram shows for them now."""
+    name = " ".join(user.full_name.split())[:NAME_MAX] or str(user.id)
+    return Official(Messenger.TELEGRAM, user.id, name)

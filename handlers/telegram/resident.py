@@ -7,18 +7,24 @@ updates.py for why); administrators' commands, even in private, go to aiogram's 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
 
 from bot.core import dialog
 from bot.core.admin import COMMANDS as ADMIN_COMMANDS
+from bot.core.dialog import Show
 from bot.core.reception import Reception
+from bot.core.replies import Reply
 from handlers.telegram.albums import AlbumCollector, album_lead
+from handlers.telegram.calls import Call
 from handlers.telegram.files import PhotoTooLarge, archive_photos, largest_sizes
 from handlers.telegram.keyboards import Answer, answer_with, press_calls, reply_calls
 from handlers.telegram.people import resident_of
+from handlers.telegram.session import perform
 from handlers.telegram.updates import PRIVATE, TgCallbackQuery, TgMessage, TgUpdate
+from storage.photos import PhotoArchive
 
 log = logging.getLogger(__name__)
 
@@ -50,21 +56,26 @@ def resident_step(update: TgUpdate) -> bool:
 class ResidentLane:
     """A resident's messages, edits and button presses in the private chat, each one step of the dialog."""
 
-    def __init__(self, bot: Bot, reception: Reception, album_wait_seconds: float) -> None:
+    def __init__(self, bot: Bot, reception: Reception, archive: PhotoArchive, album_wait_seconds: float) -> None:
         self._bot = bot
         self._reception = reception
+        self._archive = archive
         self._albums: AlbumCollector[TgMessage] = AlbumCollector(album_wait_seconds)
 
-    async def handle(self, update: TgUpdate) -> Answer:
-        """One step of the resident's dialog (an update `resident_step` accepts); returns the update's last call."""
-        if update.message is not None:
-            return await self._message(update.message)
-        if update.edited_message is not None:
-            return await self._run(update.edited_message, dialog.Edited())
-        assert update.callback_query is not None
-        return await self._press(update.callback_query)
+    async def handle(self, update: TgUpdate, in_answer: bool) -> Answer:
+        """One step of the resident's dialog (an update `resident_step` accepts).
 
-    async def _message(self, message: TgMessage) -> Answer:
+        With `in_answer` (a webhook) the step's last call is returned for the transport to make; otherwise every
+        call is made here, before the next step's replies may go.
+        """
+        if update.message is not None:
+            return await self._message(update.message, in_answer)
+        if update.edited_message is not None:
+            return await self._run(update.edited_message, dialog.Edited(), in_answer)
+        assert update.callback_query is not None
+        return await self._press(update.callback_query, in_answer)
+
+    async def _message(self, message: TgMessage, in_answer: bool) -> Answer:
         album = [message]
         if message.media_group_id is not None:
             parts = await self._albums.collect(message.chat.id, message.media_group_id, message)
@@ -72,8 +83,8 @@ class ResidentLane:
                 return None  # a later part of an album: the first part's step takes it along
             album, message = parts, album_lead(parts)
         if message.photo:
-            return await self._run(message, await self._photos(message, album))
-        return await self._run(message, self._input(message))
+            return await self._run(message, await self._photos(message, album), in_answer)
+        return await self._run(message, self._input(message), in_answer)
 
     @staticmethod
     def _input(message: TgMessage) -> dialog.ResidentInput:
@@ -93,7 +104,7 @@ class ResidentLane:
     async def _photos(self, message: TgMessage, album: list[TgMessage]) -> dialog.ResidentInput:
         """A photo or an album (one step), with the caption as the description."""
         try:
-            digests = await archive_photos(self._bot, self._reception.archive, largest_sizes([m.photo for m in album]))
+            digests = await archive_photos(self._bot, self._archive, largest_sizes([m.photo for m in album]))
         except PhotoTooLarge:
             return dialog.Failed()
         except TelegramAPIError as exc:
@@ -101,12 +112,32 @@ class ResidentLane:
             return dialog.Failed()
         return dialog.Photos(digests, message.caption)
 
-    async def _run(self, message: TgMessage, event: dialog.ResidentInput) -> Answer:
-        assert message.from_user is not None  # checked by `resident_step`
-        replies = await self._reception.dialog.handle(resident_of(message.from_user), event)
-        return await answer_with(self._bot, reply_calls(message.chat.id, replies))
+    def _show(self, calls_of: Callable[[list[Reply]], list[Call]], in_answer: bool) -> Show[Answer]:
+        async def show(replies: list[Reply]) -> Answer:
+            calls = calls_of(replies)
+            if in_answer:
+                return await answer_with(self._bot, calls)
+            for call in calls:
+                await perform(self._bot, call)
+            return None
 
-    async def _press(self, press: TgCallbackQuery) -> Answer:
+        return show
+
+    async def _run(self, message: TgMessage, event: dialog.ResidentInput, in_answer: bool) -> Answer:
+        assert message.from_user is not None  # checked by `resident_step`
+        chat_id = message.chat.id
+        replied = message.reply_to_message.message_id if message.reply_to_message is not None else None
+        return await self._reception.dialog.handle(
+            resident_of(message.from_user),
+            event,
+            self._show(lambda replies: reply_calls(chat_id, replies), in_answer),
+            reply_to=replied,
+        )
+
+    async def _press(self, press: TgCallbackQuery, in_answer: bool) -> Answer:
         """A button press in the private chat; its data is checked by the core."""
-        replies = await self._reception.dialog.handle(resident_of(press.from_user), dialog.Press(press.data))
-        return await answer_with(self._bot, press_calls(press.id, press.from_user.id, replies))
+        return await self._reception.dialog.handle(
+            resident_of(press.from_user),
+            dialog.Press(press.data),
+            self._show(lambda replies: press_calls(press.id, press.from_user.id, replies), in_answer),
+        )

@@ -11,14 +11,28 @@ from aiogram.exceptions import (
     TelegramRetryAfter,
     TelegramUnauthorizedError,
 )
-from aiogram.types import BufferedInputFile, InputMediaPhoto
+from aiogram.types import BufferedInputFile, InputMediaPhoto, ReplyParameters
 
-from bot.core.models import OutboxKind, OutboxMessage
+from bot.core.outbox import Card, OutboxKind, OutboxMessage, Refusal, Scope
 from bot.delivery.worker import RetryLater, Undeliverable
-from handlers.telegram.calls import keyboard, message_id_of, message_ids_of, send_media_group, send_message, send_photo
+from handlers.telegram.calls import (
+    edit_caption,
+    edit_text,
+    keyboard,
+    message_id_of,
+    message_ids_of,
+    send_media_group,
+    send_message,
+    send_photo,
+)
 from handlers.telegram.files import alias_key
 from handlers.telegram.session import perform_counted
 from storage.photos import PhotoArchive
+
+# Telegram's words for an edit that cannot be made because the card is gone or too old.
+_CARD_GONE = ("message to edit not found", "message can't be edited", "message_id_invalid")
+_NOT_MODIFIED = "message is not modified"
+_CHAT_GONE = ("chat not found", "group chat was deactivated", "have no rights to send", "not enough rights")
 
 
 class TelegramSender:
@@ -31,48 +45,81 @@ class TelegramSender:
         self._bot = bot
         self._archive = archive
 
-    async def send(self, message: OutboxMessage) -> list[int]:
-        """Send and return the ids of the Telegram messages made."""
+    async def send(self, message: OutboxMessage, card: Card | None = None) -> list[int]:
+        """Send (or edit the card) and return the ids of the Telegram messages made."""
         try:
-            return await self._send(message)
+            if message.kind is OutboxKind.EDIT:
+                assert card is not None  # the worker finds the card first
+                return await self._edit(message, card)
+            return await self._send(message, card.message_id if card and message.reply_to_card else None)
         except TelegramRetryAfter as exc:
             raise RetryLater(float(exc.retry_after), "429 Too Many Requests") from exc
-        except (TelegramForbiddenError, TelegramNotFound, TelegramMigrateToChat) as exc:
-            raise Undeliverable(exc.message) from exc
+        except TelegramMigrateToChat as exc:
+            raise Undeliverable(Refusal(exc.message, Scope.CHAT, moved_to=exc.migrate_to_chat_id)) from exc
+        except (TelegramForbiddenError, TelegramNotFound) as exc:
+            raise Undeliverable(Refusal(exc.message, Scope.CHAT)) from exc
         except TelegramUnauthorizedError:
             raise  # a revoked token: keep everything queued until an administrator fixes it
         except TelegramBadRequest as exc:
             # A 400 will not pass on retry (chat not found, user deactivated, bad markup).
-            raise Undeliverable(exc.message) from exc
+            text = exc.message.lower()
+            if message.kind is OutboxKind.EDIT and any(words in text for words in _CARD_GONE):
+                raise Undeliverable(Refusal(exc.message, Scope.CARD)) from exc
+            scope = Scope.CHAT if any(words in text for words in _CHAT_GONE) else Scope.MESSAGE
+            raise Undeliverable(Refusal(exc.message, scope)) from exc
 
-    async def _send(self, m: OutboxMessage) -> list[int]:
+    async def _edit(self, m: OutboxMessage, card: Card) -> list[int]:
+        """The card's new text and buttons; an edit that changes nothing is done already."""
+        caption = m.extra.get("caption", m.text)
+        try:
+            if card.caption is None:
+                # A card kept before edits existed: try it as a text, then as a photo's caption.
+                try:
+                    await perform_counted(self._bot, edit_text(m.chat_id, card.message_id, m.text, m.buttons))
+                except TelegramBadRequest as exc:
+                    if "no text in the message" not in exc.message.lower():
+                        raise
+                    await perform_counted(self._bot, edit_caption(m.chat_id, card.message_id, caption, m.buttons))
+            elif card.caption:
+                await perform_counted(self._bot, edit_caption(m.chat_id, card.message_id, caption, m.buttons))
+            else:
+                await perform_counted(self._bot, edit_text(m.chat_id, card.message_id, m.text, m.buttons))
+        except TelegramBadRequest as exc:
+            if _NOT_MODIFIED not in exc.message.lower():
+                raise
+        return [card.message_id]
+
+    async def _send(self, m: OutboxMessage, reply_to: int | None) -> list[int]:
         if m.kind is OutboxKind.TEXT:
-            return [message_id_of(await perform_counted(self._bot, send_message(m.chat_id, m.text, m.buttons)))]
+            call = send_message(m.chat_id, m.text, m.buttons, reply_to)
+            return [message_id_of(await perform_counted(self._bot, call))]
         known = [await self._archive.alias(d, alias_key(self._bot)) for d in m.photos]
         try:
             if all(known):
-                return await self._send_known(m, [k for k in known if k])
-            return await self._upload(m, known)
+                return await self._send_known(m, [k for k in known if k], reply_to)
+            return await self._upload(m, known, reply_to)
         except TelegramBadRequest:
             if not any(known):
                 raise
             # A file_id Telegram no longer knows (another bot token, say): the archive still has the bytes.
-            return await self._upload(m, [None] * len(m.photos))
+            return await self._upload(m, [None] * len(m.photos), reply_to)
 
-    async def _send_known(self, m: OutboxMessage, file_ids: list[str]) -> list[int]:
+    async def _send_known(self, m: OutboxMessage, file_ids: list[str], reply_to: int | None) -> list[int]:
         """Photos Telegram already has, by their file_id: a plain JSON call."""
         if m.kind is OutboxKind.PHOTO:
-            return [
-                message_id_of(await perform_counted(self._bot, send_photo(m.chat_id, file_ids[0], m.text, m.buttons)))
-            ]
-        return message_ids_of(await perform_counted(self._bot, send_media_group(m.chat_id, file_ids, m.text)))
+            call = send_photo(m.chat_id, file_ids[0], m.text, m.buttons, reply_to)
+            return [message_id_of(await perform_counted(self._bot, call))]
+        return message_ids_of(await perform_counted(self._bot, send_media_group(m.chat_id, file_ids, m.text, reply_to)))
 
-    async def _upload(self, m: OutboxMessage, known: list[str | None]) -> list[int]:
+    async def _upload(self, m: OutboxMessage, known: list[str | None], reply_to: int | None) -> list[int]:
         """Photos without a file_id go up from the archive (aiogram's multipart path); their new ids are kept."""
         photos: list[str | BufferedInputFile] = [
             file_id or BufferedInputFile(await self._archive.get(digest), filename=f"{digest[:16]}.jpg")
             for digest, file_id in zip(m.photos, known, strict=True)
         ]
+        replying = (
+            ReplyParameters(message_id=reply_to, allow_sending_without_reply=True) if reply_to is not None else None
+        )
         if m.kind is OutboxKind.PHOTO:
             sent = [
                 await self._bot.send_photo(
@@ -80,13 +127,14 @@ class TelegramSender:
                     photos[0],
                     caption=m.text or None,
                     reply_markup=keyboard(m.buttons),  # type: ignore[arg-type]
+                    reply_parameters=replying,
                 )
             ]
         else:
             media = [
                 InputMediaPhoto(media=p, caption=m.text if i == 0 and m.text else None) for i, p in enumerate(photos)
             ]
-            sent = await self._bot.send_media_group(m.chat_id, media=media)  # type: ignore[arg-type]
+            sent = await self._bot.send_media_group(m.chat_id, media=media, reply_parameters=replying)  # type: ignore[arg-type]
         for digest, photo, message in zip(m.photos, photos, sent, strict=False):
             if not isinstance(photo, str) and message.photo:
                 await self._archive.remember(digest, alias_key(self._bot), message.photo[-1].file_id)

@@ -1,4 +1,8 @@
-"""Officials in the staff chat: replies to cards, /resolve, /reject and the card buttons."""
+"""Officials in Telegram staff chats: their messages and button presses, translated for the desk (bot/core/desk.py).
+
+Only the translation lives here (commands, replies, photos, presses in and the desk's replies out); what they mean
+and who may do what is the core's.
+"""
 
 from __future__ import annotations
 
@@ -7,26 +11,76 @@ import logging
 
 from aiogram import Bot, Router
 from aiogram.exceptions import TelegramAPIError
-from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, Message
 
-from bot.core import actions
-from bot.core.models import Reply
+from bot.core.desk import Replied, StaffMessage, StaffPress
+from bot.core.models import ChatRef, Messenger
 from bot.core.reception import Reception
+from handlers.telegram.calls import clear_buttons
 from handlers.telegram.files import PhotoTooLarge, archive_photos, largest_sizes
 from handlers.telegram.keyboards import answer_press, send_replies
 from handlers.telegram.people import official_of
-from handlers.telegram.predicates import has_author, is_reply, staff_action
+from handlers.telegram.predicates import has_author, staff_action
+from handlers.telegram.session import perform
+from storage.photos import PhotoArchive
 
 log = logging.getLogger(__name__)
 
-RESIDENT_COMMANDS = ("start", "new", "my", "cancel", "help")
+
+def chat_of(message: Message) -> ChatRef:
+    """The chat of a Telegram message, as the core names chats."""
+    return ChatRef(Messenger.TELEGRAM, message.chat.id)
 
 
 async def in_staff_chat(event: Message | CallbackQuery, reception: Reception) -> bool:
     """The update comes from the default staff chat or a department chat."""
     message = event.message if isinstance(event, CallbackQuery) else event
-    return message is not None and await reception.routing.is_staff_chat(message.chat.id)
+    return isinstance(message, Message) and await reception.desk.is_staff_chat(chat_of(message))
+
+
+def command_of(text: str, username: str | None) -> tuple[str, str] | None:
+    """The command (lowercased, its `@bot` mention dropped) and its arguments, if the text is a command for us."""
+    if not text.startswith("/"):
+        return None
+    head, _sep, args = text.partition(" ")
+    name, _at, mention = head[1:].partition("@")
+    if mention and (username is None or mention.lower() != username.lower()):
+        return None  # a command for another bot in the group
+    return name.lower(), args.strip()
+
+
+async def staff_message(message: Message, bot: Bot, archive: PhotoArchive, album: list[Message] | None) -> StaffMessage:
+    """An official's Telegram message as the desk reads it; photos are archived only when they may be needed."""
+    assert message.from_user is not None  # has_author
+    text = message.text or message.caption or ""
+    me = await bot.me()
+    parsed = command_of(text, me.username)
+    origin = message.reply_to_message
+    replied = None
+    if origin is not None:
+        from_bot = origin.from_user is not None and origin.from_user.id == bot.id
+        replied = Replied(origin.message_id, from_bot, origin.date)
+    photos: tuple[str, ...] = ()
+    failed = False
+    wanted = (replied is not None and replied.from_bot) or (parsed is not None and parsed[0] == "resolve")
+    if message.photo and wanted:
+        try:
+            photos = await archive_photos(bot, archive, largest_sizes([m.photo for m in album or [message]]))
+        except (PhotoTooLarge, TelegramAPIError) as exc:
+            log.warning("staff photo download failed: %s", type(exc).__name__)
+            failed = True
+    return StaffMessage(
+        chat=chat_of(message),
+        official=official_of(message.from_user),
+        message_id=message.message_id,
+        text="" if parsed else text,
+        command=parsed[0] if parsed else None,
+        args=parsed[1] if parsed else "",
+        photos=photos,
+        photos_failed=failed,
+        other=not (message.text or message.photo),
+        replied=replied,
+    )
 
 
 def build_router() -> Router:
@@ -36,137 +90,25 @@ def build_router() -> Router:
     router.callback_query.filter(in_staff_chat)
     router.edited_message.filter(in_staff_chat)
 
-    async def say(bot: Bot, message: Message, reply: Reply) -> None:
-        await send_replies(bot, message.chat.id, [reply], reply_to=message.message_id)
-
-    async def target(message: Message, bot: Bot, reception: Reception) -> int | None:
-        """The report the message replies to, or None after telling the official why not."""
-        _ = reception.locales.get(reception.config.staff_language)
-        origin = message.reply_to_message
-        if origin is None:
-            await say(bot, message, Reply(_("Send this as a reply to the report's card.")))
-            return None
-        report_id = await reception.staff.report_for_message(message.chat.id, origin.message_id, origin.date)
-        if report_id is None:
-            await say(bot, message, Reply(_("This message is not a report card. Reply to the card of a report.")))
-        return report_id
-
-    async def photos_of(
-        message: Message, bot: Bot, reception: Reception, album: list[Message] | None
-    ) -> tuple[str, ...] | None:
-        if not message.photo:
-            return ()
-        try:
-            return await archive_photos(bot, reception.archive, largest_sizes([m.photo for m in album or [message]]))
-        except (PhotoTooLarge, TelegramAPIError) as exc:
-            log.warning("staff photo download failed: %s", type(exc).__name__)
-            _ = reception.locales.get(reception.config.staff_language)
-            await say(bot, message, Reply(_("Could not receive the photo; please send it again.")))
-            return None
-
-    @router.message(Command("resolve"))
-    async def on_resolve(
-        message: Message,
-        command: CommandObject,
-        bot: Bot,
-        reception: Reception,
-        album: list[Message] | None = None,
+    @router.message()
+    async def on_message(
+        message: Message, bot: Bot, reception: Reception, archive: PhotoArchive, album: list[Message] | None = None
     ) -> None:
-        """/resolve TEXT as a reply to a card, ideally as the caption of the after photo."""
-        report_id = await target(message, bot, reception)
-        if report_id is None:
-            return
-        photos = await photos_of(message, bot, reception, album)
-        if photos is None:
-            return
-        assert message.from_user is not None
-        reply = await reception.staff.resolve(report_id, official_of(message.from_user), command.args or "", photos)
-        await say(bot, message, reply)
-
-    @router.message(Command("reject"))
-    async def on_reject(message: Message, command: CommandObject, bot: Bot, reception: Reception) -> None:
-        """/reject REASON as a reply to a card."""
-        report_id = await target(message, bot, reception)
-        if report_id is None:
-            return
-        assert message.from_user is not None
-        await say(
-            bot,
-            message,
-            await reception.staff.reject(report_id, official_of(message.from_user), command.args or ""),
-        )
-
-    @router.message(Command("history"))
-    async def on_history(message: Message, bot: Bot, reception: Reception) -> None:
-        """/history as a reply to a card."""
-        report_id = await target(message, bot, reception)
-        if report_id is not None:
-            await say(bot, message, await reception.staff.history(report_id))
-
-    @router.message(Command(*RESIDENT_COMMANDS))
-    async def on_resident_command(message: Message, bot: Bot, reception: Reception) -> None:
-        """Residents' commands do not work in the staff chat."""
-        _ = reception.locales.get(reception.config.staff_language)
-        await say(bot, message, Reply(_("This command works in a private chat with the bot.")))
-
-    @router.message(is_reply)
-    async def on_reply(message: Message, bot: Bot, reception: Reception, album: list[Message] | None = None) -> None:
-        """A reply to one of the bot's messages: the answer to relay to the resident."""
-        assert message.reply_to_message is not None
-        origin = message.reply_to_message
-        if origin.from_user is None or origin.from_user.id != bot.id:
-            return  # officials talking to each other
-        _ = reception.locales.get(reception.config.staff_language)
-        if not (message.text or message.photo):
-            await say(bot, message, Reply(_("Only text and photos can be sent to a resident.")))
-            return
-        if (message.text or "").startswith("/"):
-            await say(bot, message, Reply(_("Unknown command. Use /resolve TEXT or /reject REASON.")))
-            return
-        report_id = await target(message, bot, reception)
-        if report_id is None:
-            return
-        photos = await photos_of(message, bot, reception, album)
-        if photos is None:
-            return
-        assert message.from_user is not None
-        text = message.text or message.caption or ""
-        # The message's own id: handled twice (its update comes again after a crash), it is relayed once.
-        source = f"tg:{message.chat.id}:{message.message_id}"
-        await say(
-            bot,
-            message,
-            await reception.staff.answer(report_id, official_of(message.from_user), text, photos, source),
-        )
+        """Anything an official writes in a staff chat: the desk decides whether it is meant for the bot."""
+        replies = await reception.desk.handle_message(await staff_message(message, bot, archive, album))
+        await send_replies(bot, message.chat.id, replies, reply_to=message.message_id)
 
     @router.callback_query(staff_action)
     async def on_press(callback: CallbackQuery, bot: Bot, reception: Reception) -> None:
         """Card buttons and the resolve-without-photo question."""
-        action = actions.parse_staff(callback.data)
-        _ = reception.locales.get(reception.config.staff_language)
-        assert callback.message is not None  # checked by in_staff_chat
-        chat_id = callback.message.chat.id
-        if action is None or action.arg is None:
-            await answer_press(callback.id, bot, chat_id, [Reply(_("This button is no longer valid."), alert=True)])
-            return
-        official = official_of(callback.from_user)
-        staff = reception.staff
-        if action.name == "take":
-            reply = await staff.take(action.arg, official)
-        elif action.name == "history":
-            reply = await staff.history(action.arg)
-        elif action.name in ("resolve", "reject"):
-            reply = staff.hint(action.name, action.arg)
-        elif action.name == "rnp":
-            reply = await staff.confirm_without_photo(action.arg, official)
-        else:
-            reply = await staff.cancel_pending(action.arg)
-        if action.name in ("rnp", "rnc") and not reply.alert and callback.message is not None:
-            # The question stays answered in storage; the stale buttons are only cosmetic.
+        assert isinstance(callback.message, Message)  # checked by in_staff_chat
+        chat = chat_of(callback.message)
+        press = StaffPress(chat, official_of(callback.from_user), callback.message.message_id, callback.data)
+        answer = await reception.desk.handle_press(press)
+        if answer.clear_buttons:
+            # The question stays answered in storage; its stale buttons are only cosmetic.
             with contextlib.suppress(TelegramAPIError):
-                await bot.edit_message_reply_markup(
-                    chat_id=chat_id, message_id=callback.message.message_id, reply_markup=None
-                )
-        await answer_press(callback.id, bot, chat_id, [reply])
+                await perform(bot, clear_buttons(chat.chat_id, callback.message.message_id))
+        await answer_press(callback.id, bot, chat.chat_id, answer.replies)
 
     return router

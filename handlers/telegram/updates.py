@@ -63,6 +63,12 @@ class TgVenue(_Model):
     address: str
 
 
+class TgReplied(_Model):
+    """The message a message replies to (only its id is used)."""
+
+    message_id: int
+
+
 class TgMessage(_Model):
     """A message, or the message under a pressed button (for which Telegram may give only its chat and id)."""
 
@@ -75,6 +81,7 @@ class TgMessage(_Model):
     location: TgLocation | None = None
     venue: TgVenue | None = None
     media_group_id: str | None = None
+    reply_to_message: TgReplied | None = None
 
     @cached_property  # asked by the routing (`resident_step`) and again by the step itself
     def command(self) -> str | None:

@@ -15,13 +15,15 @@ from vkbottle import API, VKAPIError
 from vkbottle.polling import BotPolling
 
 from bot.core import dialog
-from bot.core.models import Messenger, Reply, ResidentProfile, ResidentRef
+from bot.core.models import Messenger, ResidentProfile, ResidentRef
 from bot.core.reception import Reception
+from bot.core.replies import Reply
 from bot.delivery.budgets import Budgets, sending
 from bot.text.i18n import DEFAULT_LANGUAGE
 from handlers.vk.keyboards import ClientCaps, keyboard
-from handlers.vk.text import plain
+from handlers.vk.render import to_plain
 from handlers.vk.updates import IncomingMessage, IncomingPress, parse_message_event, parse_message_new
+from storage.photos import PhotoArchive
 
 log = logging.getLogger(__name__)
 
@@ -47,9 +49,16 @@ class VkAdapter:
     """Serves residents who write to the city's VK community."""
 
     def __init__(
-        self, reception: Reception, api: API, group_id: int, state_dir: Path, budgets: Budgets | None = None
+        self,
+        reception: Reception,
+        api: API,
+        group_id: int,
+        state_dir: Path,
+        archive: PhotoArchive,
+        budgets: Budgets | None = None,
     ) -> None:
         self._reception = reception
+        self._archive = archive
         self._budgets = budgets
         self._api = api
         self._group_id = group_id
@@ -136,15 +145,18 @@ class VkAdapter:
         event = incoming.event
         if event is None:
             event = await self._photos(incoming)
-        replies = await self._reception.dialog.handle(profile, event)
-        await self.send_replies(incoming.user_id, replies, incoming.caps)
+
+        async def show(replies: list[Reply]) -> None:
+            await self.send_replies(incoming.user_id, replies, incoming.caps)
+
+        await self._reception.dialog.handle(profile, event, show, reply_to=incoming.reply_to)
 
     async def _photos(self, incoming: IncomingMessage) -> dialog.ResidentInput:
         try:
             blobs = await asyncio.gather(*(self._api.http_client.request_content(u) for u in incoming.photo_urls))
             if any(len(b) > PHOTO_LIMIT or not b for b in blobs):
                 return dialog.Failed()
-            digests = tuple([await self._reception.archive.put(b) for b in blobs])
+            digests = tuple([await self._archive.put(b) for b in blobs])
         except Exception as exc:
             log.warning("VK photo download failed: %s", type(exc).__name__)
             return dialog.Failed()
@@ -152,17 +164,20 @@ class VkAdapter:
 
     async def _on_press(self, press: IncomingPress) -> None:
         profile = await self._profile(press.user_id, None)
-        replies = await self._reception.dialog.handle(profile, dialog.Press(press.action))
-        alerts = [r for r in replies if r.alert]
-        answer: dict[str, Any] = {"event_id": press.event_id, "user_id": press.user_id, "peer_id": press.user_id}
-        if alerts:
-            snackbar = {"type": "show_snackbar", "text": plain(alerts[0].text)[:SNACKBAR_LIMIT]}
-            answer["event_data"] = json.dumps(snackbar, ensure_ascii=False)
-        try:
-            await self._paced("messages.sendMessageEventAnswer", answer)
-        except VKAPIError as exc:
-            log.info("VK event answer refused: %s", exc.code)
-        await self.send_replies(press.user_id, [r for r in replies if not r.alert], ClientCaps(True, True))
+
+        async def show(replies: list[Reply]) -> None:
+            alerts = [r for r in replies if r.alert]
+            answer: dict[str, Any] = {"event_id": press.event_id, "user_id": press.user_id, "peer_id": press.user_id}
+            if alerts:
+                snackbar = {"type": "show_snackbar", "text": to_plain(alerts[0].text, SNACKBAR_LIMIT)}
+                answer["event_data"] = json.dumps(snackbar, ensure_ascii=False)
+            try:
+                await self._paced("messages.sendMessageEventAnswer", answer)
+            except VKAPIError as exc:
+                log.info("VK event answer refused: %s", exc.code)
+            await self.send_replies(press.user_id, [r for r in replies if not r.alert], ClientCaps(True, True))
+
+        await self._reception.dialog.handle(profile, dialog.Press(press.action), show)
 
     async def send_replies(self, peer_id: int, replies: Sequence[Reply], caps: ClientCaps) -> None:
         """Show the core's replies; a failed live reply is logged, the resident can simply ask again."""
@@ -170,7 +185,7 @@ class VkAdapter:
             params: dict[str, Any] = {
                 "peer_id": peer_id,
                 "random_id": secrets.randbits(31) or 1,
-                "message": plain(reply.text),
+                "message": to_plain(reply.text),
             }
             markup = keyboard(reply.buttons, caps)
             if markup is not None:

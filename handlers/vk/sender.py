@@ -8,10 +8,9 @@ from typing import Any
 from vkbottle import API, VKAPIError
 from vkbottle.tools import PhotoMessageUploader
 
-from bot.core.models import OutboxMessage
+from bot.core.outbox import Card, OutboxKind, OutboxMessage, Refusal, Scope
 from bot.delivery.worker import RetryLater, Undeliverable
 from handlers.vk.keyboards import ClientCaps, keyboard
-from handlers.vk.text import plain
 from storage.photos import PhotoArchive
 
 # 6: too many requests per second; 9: flood control.
@@ -19,6 +18,9 @@ _SLOW_DOWN = {6: 1.0, 9: 10.0}
 # 7 permission denied, 15 access denied, 18 user deleted or banned, 100 bad parameters, 900 blacklisted,
 # 901 the user did not allow messages from the community, 902 privacy settings, 914 message too long.
 _REFUSED = {7, 15, 18, 100, 900, 901, 902, 914}
+_BAD_MESSAGE = {100, 914}
+# 909 a message too old to edit, 920 cannot edit this kind of message, 924 cannot edit a deleted message.
+_CARD_GONE = {909, 920, 924}
 
 
 def random_id_for(message: OutboxMessage) -> int:
@@ -34,21 +36,36 @@ class VkSender:
         self._api = api
         self._archive = archive
 
-    async def send(self, message: OutboxMessage) -> list[int]:
-        """Upload the photos, send the message, return its id."""
+    async def send(self, message: OutboxMessage, card: Card | None = None) -> list[int]:
+        """Upload the photos, send the message (or edit the card), return its id."""
         try:
-            return await self._send(message)
+            if message.kind is OutboxKind.EDIT:
+                assert card is not None  # the worker finds the card first
+                return await self._edit(message, card)
+            return await self._send(message, card.message_id if card and message.reply_to_card else None)
         except VKAPIError as exc:
             if exc.code in _SLOW_DOWN:
                 raise RetryLater(_SLOW_DOWN[exc.code], f"VK error {exc.code}") from exc
             if exc.code in _REFUSED:
-                raise Undeliverable(f"VK error {exc.code}: {exc.error_msg}") from exc
+                scope = Scope.MESSAGE if exc.code in _BAD_MESSAGE else Scope.CHAT
+                raise Undeliverable(Refusal(f"VK error {exc.code}: {exc.error_msg}", scope)) from exc
+            if exc.code in _CARD_GONE and message.kind is OutboxKind.EDIT:
+                raise Undeliverable(Refusal(f"VK error {exc.code}: {exc.error_msg}", Scope.CARD)) from exc
             raise
 
-    async def _send(self, m: OutboxMessage) -> list[int]:
+    async def _edit(self, m: OutboxMessage, card: Card) -> list[int]:
+        params: dict[str, Any] = {"peer_id": m.chat_id, "message_id": card.message_id, "message": m.text}
+        markup = keyboard(m.buttons, ClientCaps(inline=True, callback=True))
+        params["keyboard"] = markup or '{"buttons":[],"inline":true}'
+        await self._api.request("messages.edit", params)
+        return [card.message_id]
+
+    async def _send(self, m: OutboxMessage, reply_to: int | None) -> list[int]:
         uploader = PhotoMessageUploader(self._api)
         attachments = [await uploader.upload(await self._archive.get(d), peer_id=m.chat_id) for d in m.photos]
-        params: dict[str, Any] = {"peer_id": m.chat_id, "random_id": random_id_for(m), "message": plain(m.text)}
+        params: dict[str, Any] = {"peer_id": m.chat_id, "random_id": random_id_for(m), "message": m.text}
+        if reply_to is not None:
+            params["reply_to"] = reply_to
         if attachments:
             params["attachment"] = ",".join(attachments)
         markup = keyboard(m.buttons, ClientCaps(inline=True, callback=True))

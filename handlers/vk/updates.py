@@ -35,6 +35,8 @@ class IncomingMessage:
     event: dialog.ResidentInput | None
     photo_urls: tuple[str, ...] = ()
     caption: str | None = None
+    # The community's message it replies to (VK's reply), if any.
+    reply_to: int | None = None
 
 
 def _int(value: Any) -> int | None:
@@ -115,8 +117,11 @@ def parse_message_new(obj: Any) -> IncomingMessage | None:
     attachments = [a for a in message.get("attachments") or [] if isinstance(a, dict)]
     kinds = {a.get("type") for a in attachments}
 
+    replied = message.get("reply_message")
+    reply_to = _int(replied.get("id")) if isinstance(replied, dict) else None
+
     def result(event: dialog.ResidentInput | None, **extra: Any) -> IncomingMessage:
-        return IncomingMessage(user_id, caps, language, event, **extra)
+        return IncomingMessage(user_id, caps, language, event, reply_to=reply_to, **extra)
 
     action = action_of(message.get("payload"))
     if action == "start":

@@ -1,0 +1,51 @@
+"""Bringing a database made by an older version up to the officials' desk: cards, links, assignments, routes.
+
+Runs in one transaction at start-up, after the schema script; every step does nothing on a database that has it.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+
+def _columns(db: sqlite3.Connection, table: str) -> set[str]:
+    return {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+
+
+def _add_column(db: sqlite3.Connection, table: str, column: str, declaration: str) -> None:
+    if column not in _columns(db, table):
+        db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
+
+
+def upgrade(db: sqlite3.Connection) -> None:
+    """Add what the desk needs to an older database (inside the caller's transaction)."""
+    _add_column(db, "reports", "staff_chat", "TEXT")
+    _add_column(db, "reports", "assignee", "TEXT")
+    _add_column(db, "reports", "assignee_name", "TEXT")
+    _add_column(db, "reports", "duplicate_of", "INTEGER REFERENCES reports(id)")
+    _add_column(db, "reports", "follow_ups", "INTEGER NOT NULL DEFAULT 0")
+    _add_column(db, "reports", "version", "INTEGER NOT NULL DEFAULT 0")
+    _add_column(db, "events", "author_name", "TEXT")
+    _add_column(db, "events", "photos", "TEXT")
+    _add_column(db, "pending_resolutions", "chat", "TEXT")
+    _add_column(db, "pending_resolutions", "author_name", "TEXT")
+    db.execute("CREATE INDEX IF NOT EXISTS reports_by_chat ON reports (staff_chat, status)")
+    db.execute(
+        "CREATE INDEX IF NOT EXISTS reports_by_original ON reports (duplicate_of) WHERE duplicate_of IS NOT NULL"
+    )
+    tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if "staff_messages" in tables:
+        # Before cards were edited, only cards were linked, the card itself last (after its photos or album).
+        db.execute(
+            "INSERT OR IGNORE INTO message_links (messenger, chat_id, message_id, report_id)"
+            " SELECT 'tg', chat_id, message_id, report_id FROM staff_messages"
+        )
+        db.execute(
+            "INSERT OR IGNORE INTO cards (messenger, chat_id, report_id, message_id, caption)"
+            " SELECT 'tg', chat_id, report_id, MAX(message_id), NULL FROM staff_messages GROUP BY chat_id, report_id"
+        )
+        db.execute(
+            "UPDATE reports SET staff_chat = (SELECT 'tg:' || c.chat_id FROM cards c WHERE c.report_id = reports.id"
+            " ORDER BY c.message_id DESC LIMIT 1) WHERE staff_chat IS NULL"
+        )
+        db.execute("DROP TABLE staff_messages")
