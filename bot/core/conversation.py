@@ -10,7 +10,9 @@ from typing import Protocol
 
 from bot.core import actions
 from bot.core.casework import Casework
+from bot.core.config import Clock
 from bot.core.models import Button, Buttons, Report, ResidentProfile
+from bot.core.replied import Replied, report_of
 from bot.core.replies import Reply
 from bot.text.i18n import Gettext
 from bot.text.labels import category_name
@@ -28,18 +30,21 @@ class Records(CardIndex, CategoryStore, ReportStore, Protocol):
 class Conversation:
     """What a resident's message about an earlier report is, and where it goes."""
 
-    def __init__(self, storage: Records, casework: Casework) -> None:
+    def __init__(self, storage: Records, casework: Casework, clock: Clock) -> None:
         self._storage = storage
         self._casework = casework
+        self._clock = clock
 
     async def own_report(self, profile: ResidentProfile, report_id: int) -> Report | None:
         """The resident's report with this number (None for anybody else's: button data is never trusted)."""
         report = await self._storage.get_report(report_id)
         return report if report is not None and report.resident == profile.ref else None
 
-    async def report_replied(self, profile: ResidentProfile, message_id: int) -> Report | None:
+    async def report_replied(self, profile: ResidentProfile, replied: Replied) -> Report | None:
         """The resident's report that the bot's message they reply to is about, if it is one."""
-        report_id = await self._storage.report_for_message(profile.ref.chat, message_id)
+        if not replied.from_bot:
+            return None
+        report_id = await report_of(self._storage, profile.ref.chat, replied, self._clock)
         return await self.own_report(profile, report_id) if report_id is not None else None
 
     async def open_reports(self, profile: ResidentProfile) -> list[Report]:

@@ -11,16 +11,14 @@ every rule lives here, so officials on any messenger work by the same ones:
 
 from __future__ import annotations
 
-import asyncio
-import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 from typing import Protocol
 
 from bot.core import actions
 from bot.core.casework import Casework
 from bot.core.config import Clock
 from bot.core.models import ChatRef, Official, Report
+from bot.core.replied import Replied, report_of
 from bot.core.replies import Reply
 from bot.core.routing import StaffRouting
 from bot.text.i18n import Gettext
@@ -28,24 +26,10 @@ from bot.text.labels import category_name
 from bot.text.rich import Rich, bold, fill, lines
 from storage.base import CardIndex, CategoryStore, ReportStore
 
-# A card is linked to its report just after the messenger accepted it, so a reply to a card posted a moment ago
-# may arrive first: for a fresh message we look again for a short while.
-LINK_WAIT_SECONDS = 2.0
-FRESH_MESSAGE = timedelta(seconds=60)
-
 RESIDENT_COMMANDS = frozenset({"start", "new", "my", "cancel"})
 # Commands that act on the report of the message they reply to.
 REPORT_COMMANDS = frozenset({"take", "resolve", "reject", "reopen", "move", "duplicate", "history"})
 STAFF_COMMANDS = REPORT_COMMANDS | {"help"}
-
-
-@dataclass(frozen=True, slots=True)
-class Replied:
-    """The message an official's message replies to."""
-
-    message_id: int
-    from_bot: bool
-    sent_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +117,7 @@ class Desk:
         _ = self._
         if message.replied is None:
             return Reply(Rich() + _("Send this as a reply to the report's card."))
-        report_id = await self._report_of(message.chat, message.replied)
+        report_id = await report_of(self._storage, message.chat, message.replied, self._clock)
         report = await self._storage.get_report(report_id) if report_id is not None else None
         if report is None:
             return Reply(Rich() + _("This message is not a report card. Reply to the card of a report."))
@@ -146,15 +130,6 @@ class Desk:
             self._("Report #{number} is handled in another staff chat; its card there takes the answers."),
             number=report.id,
         )
-
-    async def _report_of(self, chat: ChatRef, replied: Replied) -> int | None:
-        deadline = time.monotonic() + LINK_WAIT_SECONDS
-        while True:
-            report_id = await self._storage.report_for_message(chat, replied.message_id)
-            fresh = replied.sent_at is not None and self._clock() - replied.sent_at < FRESH_MESSAGE
-            if report_id is not None or not fresh or time.monotonic() > deadline:
-                return report_id
-            await asyncio.sleep(0.05)
 
     async def _act(self, message: StaffMessage, report: Report) -> Reply:
         _ = self._

@@ -21,6 +21,7 @@ from bot.core.locks import KeyedLocks, Locks
 from bot.core.models import Button, Buttons, Category, Draft, Location, Piece, Report, ResidentProfile
 from bot.core.outbox import OutboxMessage
 from bot.core.posting import Posting
+from bot.core.replied import Replied
 from bot.core.replies import Reply
 from bot.core.routing import StaffRouting
 from bot.core.turns import ChatTurns, Turn
@@ -175,9 +176,9 @@ class ResidentDialog:
         self._turns = ChatTurns()
 
     async def handle(
-        self, profile: ResidentProfile, event: ResidentInput, show: Show[T], reply_to: int | None = None
+        self, profile: ResidentProfile, event: ResidentInput, show: Show[T], replied: Replied | None = None
     ) -> T:
-        """Take one input from a resident (`reply_to`: the bot's message it replies to) and show the replies.
+        """Take one input from a resident (`replied`: the message it replies to) and show the replies.
 
         One resident's inputs are handled one at a time (an album's photos or a double tap must not race on the
         draft), and their replies are shown in that order, each step's after the earlier ones', however long a
@@ -188,7 +189,7 @@ class ResidentDialog:
         turn: Turn | None = None
         try:
             async with self._locks.hold(key):
-                replies = await self._handle(profile, event, _, reply_to)
+                replies = await self._handle(profile, event, _, replied)
                 turn = self._turns.take(key)
             await turn.wait()
             return await show(replies)
@@ -197,12 +198,12 @@ class ResidentDialog:
                 turn.done()
 
     async def _handle(
-        self, profile: ResidentProfile, event: ResidentInput, _: Gettext, reply_to: int | None = None
+        self, profile: ResidentProfile, event: ResidentInput, _: Gettext, replied: Replied | None = None
     ) -> list[Reply]:
         ref = profile.ref
-        if reply_to is not None and isinstance(event, Text | Photos):
+        if replied is not None and isinstance(event, Text | Photos):
             # The messenger's reply to the bot's message about a report: an addition to that report.
-            report = await self._conversation.report_replied(profile, reply_to)
+            report = await self._conversation.report_replied(profile, replied)
             if report is not None:
                 return [await self._add(profile, report.id, event, _)]
         match event:

@@ -63,7 +63,7 @@ class Reception:
         posting = Posting(storage, composers, locales, config, routing)
         staff_ = locales.get(config.staff_language)
         casework = Casework(storage, posting, routing, config, clock, report_locks or KeyedLocks(), notify)
-        conversation = Conversation(storage, casework)
+        conversation = Conversation(storage, casework, clock)
         return cls(
             storage=storage,
             locales=locales,

@@ -16,6 +16,7 @@ from bot.core import dialog
 from bot.core.admin import COMMANDS as ADMIN_COMMANDS
 from bot.core.dialog import Show
 from bot.core.reception import Reception
+from bot.core.replied import Replied
 from bot.core.replies import Reply
 from handlers.telegram.albums import AlbumCollector, album_lead
 from handlers.telegram.calls import Call
@@ -126,12 +127,16 @@ class ResidentLane:
     async def _run(self, message: TgMessage, event: dialog.ResidentInput, in_answer: bool) -> Answer:
         assert message.from_user is not None  # checked by `resident_step`
         chat_id = message.chat.id
-        replied = message.reply_to_message.message_id if message.reply_to_message is not None else None
+        origin = message.reply_to_message
+        replied = None
+        if origin is not None:
+            from_bot = origin.from_user is not None and origin.from_user.id == self._bot.id
+            replied = Replied(origin.message_id, from_bot, origin.date)
         return await self._reception.dialog.handle(
             resident_of(message.from_user),
             event,
             self._show(lambda replies: reply_calls(chat_id, replies), in_answer),
-            reply_to=replied,
+            replied=replied,
         )
 
     async def _press(self, press: TgCallbackQuery, in_answer: bool) -> Answer:

@@ -13,9 +13,10 @@ from aiogram import Bot, Router
 from aiogram.exceptions import TelegramAPIError
 from aiogram.types import CallbackQuery, Message
 
-from bot.core.desk import Replied, StaffMessage, StaffPress
+from bot.core.desk import StaffMessage, StaffPress
 from bot.core.models import ChatRef, Messenger
 from bot.core.reception import Reception
+from bot.core.replied import Replied
 from handlers.telegram.calls import clear_buttons
 from handlers.telegram.files import PhotoTooLarge, archive_photos, largest_sizes
 from handlers.telegram.keyboards import answer_press, send_replies

@@ -8,6 +8,7 @@ are ignored; the ones we do are validated, as aiogram would (a payload is never 
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import cached_property
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -64,9 +65,11 @@ class TgVenue(_Model):
 
 
 class TgReplied(_Model):
-    """The message a message replies to (only its id is used)."""
+    """The message a message replies to: its id, who sent it and when."""
 
     message_id: int
+    from_user: TgUser | None = Field(default=None, alias="from")
+    date: datetime | None = None
 
 
 class TgMessage(_Model):

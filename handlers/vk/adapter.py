@@ -149,7 +149,7 @@ class VkAdapter:
         async def show(replies: list[Reply]) -> None:
             await self.send_replies(incoming.user_id, replies, incoming.caps)
 
-        await self._reception.dialog.handle(profile, event, show, reply_to=incoming.reply_to)
+        await self._reception.dialog.handle(profile, event, show, replied=incoming.replied)
 
     async def _photos(self, incoming: IncomingMessage) -> dialog.ResidentInput:
         try:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from bot.core import dialog
+from bot.core.replied import Replied
 from bot.text.i18n import DEFAULT_LANGUAGE
 from handlers.vk.keyboards import ClientCaps
 
@@ -36,7 +38,7 @@ class IncomingMessage:
     photo_urls: tuple[str, ...] = ()
     caption: str | None = None
     # The community's message it replies to (VK's reply), if any.
-    reply_to: int | None = None
+    replied: Replied | None = None
 
 
 def _int(value: Any) -> int | None:
@@ -102,6 +104,15 @@ def _place(geo: Any) -> dialog.Place | dialog.Unsupported:
     return dialog.Place(float(lat), float(lon), address) if math.isfinite(lat + lon) else dialog.Unsupported()
 
 
+def replied_of(reply: Any) -> Replied | None:
+    """The community's message a resident replies to (`reply_message`), checked, not trusted."""
+    if not isinstance(reply, dict) or (message_id := _int(reply.get("id"))) is None:
+        return None
+    from_id, date = _int(reply.get("from_id")), _int(reply.get("date"))
+    sent_at = datetime.fromtimestamp(date, UTC) if date is not None and 0 < date < 2**32 else None
+    return Replied(message_id, from_id is not None and from_id < 0, sent_at)
+
+
 def parse_message_new(obj: Any) -> IncomingMessage | None:
     """A `message_new` object to an input; None for anything that is not a user's private message."""
     if not isinstance(obj, dict) or not isinstance(obj.get("message"), dict):
@@ -117,11 +128,10 @@ def parse_message_new(obj: Any) -> IncomingMessage | None:
     attachments = [a for a in message.get("attachments") or [] if isinstance(a, dict)]
     kinds = {a.get("type") for a in attachments}
 
-    replied = message.get("reply_message")
-    reply_to = _int(replied.get("id")) if isinstance(replied, dict) else None
+    replied = replied_of(message.get("reply_message"))
 
     def result(event: dialog.ResidentInput | None, **extra: Any) -> IncomingMessage:
-        return IncomingMessage(user_id, caps, language, event, reply_to=reply_to, **extra)
+        return IncomingMessage(user_id, caps, language, event, replied=replied, **extra)
 
     action = action_of(message.get("payload"))
     if action == "start":
