@@ -181,6 +181,10 @@ class RouteStore(Protocol):
         False (nothing done) if it was recorded before."""
         ...
 
+    async def mend_chat(self, chat: ChatRef) -> None:
+        """A chat that broke takes the bot again: it is used like any other from now on."""
+        ...
+
     async def move_chat(self, broken: BrokenChat) -> bool:
         """Once per chat, for a chat that moved (`broken.moved_to`): its categories, reports, cards and messages
         now live at the new id. False if it was recorded before."""

@@ -515,6 +515,15 @@ class SqliteStorage:
         finally:
             self._categories_changed()
 
+    async def mend_chat(self, chat: ChatRef) -> None:
+        """A chat that broke takes the bot again (an administrator routed a category there after a probe)."""
+
+        def work(db: sqlite3.Connection) -> None:
+            with _transaction(db):
+                db.execute("DELETE FROM broken_chats WHERE chat = ? AND moved_to IS NULL", (chat.key,))
+
+        await self._run(work)
+
     async def move_chat(self, broken: BrokenChat) -> bool:
         """Once per chat: everything of a chat that moved now lives at its new id."""
         assert broken.moved_to is not None

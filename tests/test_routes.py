@@ -12,8 +12,6 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from bot.app import make_bot
 from tests.harness import (
     ADMIN,
@@ -218,11 +216,6 @@ async def test_a_department_chat_that_refuses_the_bot_gives_its_reports_back_to_
         await wait_for_count(w.settings.database_path, "SELECT COUNT(*) FROM outbox WHERE status = 'pending'", 0)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a chat's broken_chats record is never cleared when a category is routed there anew, so the worker's"
-    " redirect() drops every new card for it (storage/sqlite.py update_category)",
-)
 async def test_a_department_chat_taken_back_after_it_broke_receives_cards_again(tmp_path: Path) -> None:
     async with world(tmp_path) as w:
         await w.client.create_chat(ROADS_CHAT, "Roads department", "supergroup")
@@ -390,11 +383,6 @@ async def test_reports_wait_while_the_default_staff_chat_refuses_the_bot(tmp_pat
         assert len(await admin.inbox(admin_since)) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: redirect() drops a card for a broken chat assuming the break re-posted it; a report filed after"
-    " the break by a process with a stale route is lost (bot/core/rerouting.py)",
-)
 async def test_a_report_filed_by_an_intake_that_still_routes_to_the_broken_chat_is_not_lost(tmp_path: Path) -> None:
     """Intake and delivery in two processes: the intake reads categories a few seconds old."""
     async with TelegramEmulator() as emulator:

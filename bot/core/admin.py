@@ -17,7 +17,12 @@ from bot.core.routing import StaffRouting
 from bot.text.i18n import Gettext
 from bot.text.labels import category_name
 from bot.text.rich import Rich, bold, fill, lines
-from storage.base import CategoryStore, NotFound
+from storage.base import CategoryStore, NotFound, RouteStore
+
+
+class Records(CategoryStore, RouteStore, Protocol):
+    """What category admin reads and changes in storage."""
+
 
 NAME_MAX = 60
 HOURS_MAX = 24 * 60
@@ -64,7 +69,7 @@ class CategoryAdmin:
     """The category commands of administrators."""
 
     def __init__(
-        self, storage: CategoryStore, config: CoreConfig, routing: StaffRouting, probe: ChatProbe, staff_: Gettext
+        self, storage: Records, config: CoreConfig, routing: StaffRouting, probe: ChatProbe, staff_: Gettext
     ) -> None:
         self._routing = routing
         self._storage = storage
@@ -146,6 +151,8 @@ class CategoryAdmin:
                     )
                 )
         staff_chat = None if chat == self._routing.default_chat else chat.chat_id
+        if staff_chat is not None:
+            await self._storage.mend_chat(chat)  # the bot just posted there: a route that broke before is mended
         category = await self._storage.update_category(category_id, staff_chat_id=staff_chat)
         self._routing.invalidate()
         return Reply(lines(*notes, _("Category changed:"), self._line(category, _)))

@@ -33,6 +33,8 @@ class Role(StrEnum):
     NONE = ""
     # The report's card: its message id is kept, so later changes edit it.
     CARD = "card"
+    # The photos posted just before a card that does not carry them itself (an album, a long text).
+    CARD_MEDIA = "card_media"
 
 
 @dataclass(slots=True)

@@ -71,9 +71,25 @@ class Rerouting:
         if broken.moved_to is not None:
             moved = self._routing.follow(message.chat)
             return [dataclasses.replace(message, chat_id=moved.chat_id, id=None, attempts=0)]
-        if message.role is Role.CARD:
-            return []  # the report got a fresh card in the default staff chat when the route broke
         default = self._routing.default_chat
+        if message.role is Role.CARD:
+            report = await self._storage.get_report(message.report_id) if message.report_id is not None else None
+            if report is not None and report.staff_chat == message.chat and message.chat != default:
+                # Filed for this chat after it broke (by a route read a moment before): not lost, the default has it.
+                category = await self._storage.get_category(report.category_id)
+                note = self._note(message.chat, Rich() + category_name(category, self._posting.staff_), broken.reason)
+                step = change(
+                    report,
+                    EventKind.REROUTED,
+                    Actor(SYSTEM),
+                    self._clock(),
+                    text=broken.reason[:500],
+                    staff_chat=default,
+                )
+                await self._storage.record([step], await self._posting.new_card(step.after, default, note))
+            return []  # the report got a fresh card in the default staff chat when the route broke
+        if message.role is Role.CARD_MEDIA:
+            return []  # the fresh card carries its photos
         if message.chat == default:
             return None
         return [dataclasses.replace(message, messenger=default.messenger, chat_id=default.chat_id, id=None, attempts=0)]
@@ -154,17 +170,7 @@ class Rerouting:
         categories = await self._storage.list_categories(include_hidden=True)
         routed = [c for c in categories if c.staff_chat_id == chat.chat_id]
         names = join(", ", [category_name(c, _) for c in routed]) if routed else Rich() + "—"
-        note = bold(
-            fill(
-                _(
-                    "This report was meant for the department chat {chat} ({categories}),"
-                    " which refuses the bot: {reason}"
-                ),
-                chat=chat.chat_id,
-                categories=names,
-                reason=reason,
-            )
-        )
+        note = self._note(chat, names, reason)
         changes: list[Change] = []
         messages: list[OutboxMessage] = []
         for report in await self._storage.reports_in_chat(chat):
@@ -187,6 +193,12 @@ class Rerouting:
             log.warning("department chat %s refuses the bot; its reports moved to the default staff chat", chat.chat_id)
         self._routing.invalidate()
         await self._routing.refresh(force=True)
+
+    def _note(self, chat: ChatRef, categories: Rich, reason: str) -> Rich:
+        """The line above a fresh card in the default staff chat that names the broken route."""
+        _ = self._posting.staff_
+        text = _("This report was meant for the department chat {chat} ({categories}), which refuses the bot: {reason}")
+        return bold(fill(text, chat=chat.chat_id, categories=categories, reason=reason))
 
     def _to_admins(self, text: Rich) -> list[OutboxMessage]:
         messages: list[OutboxMessage] = []

@@ -35,7 +35,7 @@ class TelegramComposer:
                 report_id=message.report_id,
                 link_to_report=message.link_to_report,
                 priority=message.priority,
-                role=message.role if card else Role.NONE,
+                role=message.role if card else (Role.CARD_MEDIA if message.role is Role.CARD else Role.NONE),
                 reply_to_card=message.reply_to_card,
             )
 
