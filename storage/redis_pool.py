@@ -2,7 +2,7 @@
 
 A surge of updates must queue for Redis rather than open a socket each (Redis's `maxclients` is shared by every bot
 process) or fail at once (redis-py's default pool raises "Too many connections"). redis-py's public ways, measured
-as CPU per script call (20 tasks, 20,000 EVALSHA on loopback; benchmarks/README.md):
+as CPU per script call (20 tasks, 20,000 EVALSHA on loopback: `python -m benchmarks.units redis`):
 
 * its `BlockingConnectionPool` waits as wanted, with a condition, a timeout and metrics hooks on every command:
   57-59 µs;
