@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 from vkbottle import API, VKAPIError
-from vkbottle.polling import BotPolling
 
 from bot import dialog
 from bot.budgets import Budgets, sending
@@ -20,6 +19,7 @@ from bot.i18n import DEFAULT_LANGUAGE
 from bot.models import Messenger, Reply, ResidentProfile, ResidentRef
 from bot.reception import Reception
 from handlers.vk.keyboards import ClientCaps, keyboard
+from handlers.vk.longpoll import LongPoll
 from handlers.vk.text import plain
 from handlers.vk.updates import IncomingMessage, IncomingPress, parse_message_event, parse_message_new
 
@@ -29,18 +29,6 @@ NAME_CACHE_SIZE = 10_000
 SNACKBAR_LIMIT = 90
 PHOTO_LIMIT = 20 * 1024 * 1024
 SHUTDOWN_GRACE = 5.0
-
-
-class _Polling(BotPolling):
-    """vkbottle's long poll, keeping its position under DATA_DIR so a restart picks up missed events."""
-
-    def __init__(self, api: API, group_id: int, state_dir: Path) -> None:
-        super().__init__(api=api, group_id=group_id, wait=25, skip_old_events=False)
-        self._state_dir = state_dir
-
-    @property
-    def ts_state_path(self) -> Path:
-        return self._state_dir / f"vk-longpoll-{self.group_id}.json"
 
 
 class VkAdapter:
@@ -61,11 +49,10 @@ class VkAdapter:
     async def run(self, stop: asyncio.Event) -> None:
         """Listen to the long poll until `stop` is set; each update is handled in its own task."""
         self._state_dir.mkdir(parents=True, exist_ok=True)
-        polling = _Polling(self._api, self._group_id, self._state_dir)
-        listener = asyncio.create_task(self._listen(polling))
+        poll = LongPoll(self._api, self._group_id, self._state_dir)
+        listener = asyncio.create_task(self._listen(poll))
         # A long poll waits up to 25 s for VK; on stop we cancel it rather than wait it out.
         await stop.wait()
-        polling.stop()
         listener.cancel()
         await asyncio.gather(listener, return_exceptions=True)
         if self._tasks:
@@ -75,11 +62,11 @@ class VkAdapter:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
 
-    async def _listen(self, polling: BotPolling) -> None:
+    async def _listen(self, poll: LongPoll) -> None:
         while True:
             try:
-                async for event in polling.listen():
-                    for update in event.get("updates") or []:
+                async for updates in poll.updates():
+                    for update in updates:
                         self._spawn(update)
             except asyncio.CancelledError:
                 raise
