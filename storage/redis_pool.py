@@ -5,12 +5,12 @@ process) or fail at once (redis-py's default pool raises "Too many connections")
 as CPU per script call (20 tasks, 20,000 EVALSHA on loopback: `python -m benchmarks.units redis`):
 
 * its `BlockingConnectionPool` waits as wanted, with a condition, a timeout and metrics hooks on every command:
-  57-59 µs;
-* its plain `ConnectionPool(max_connections=N)` with an `asyncio.Semaphore` around `execute_command`: 50-51 µs,
+  56-60 µs;
+* its plain `ConnectionPool(max_connections=N)` with an `asyncio.Semaphore` around `execute_command`: 49-51 µs,
   since every command still takes the pool's lock, checks the connection for unread data and records metrics;
 * each command borrowing one of at most N single-connection clients (redis-py's `single_connection_client`, a
-  client that keeps one connection of the pool for itself), with the same semaphore: 42-43 µs, as cheap as the
-  subclass of redis-py's pool, built on its private lists, that this module held before.
+  client that keeps one connection of the pool for itself), with the same semaphore: 42-44 µs, within 1-3 µs of
+  the subclass of redis-py's pool, built on its private lists, that this module held before (41-42 µs).
 
 This client does the last. Every command of the client goes through `execute_command`: the commands, and the
 scripts of `register_script` (EVALSHA, and SCRIPT LOAD when Redis lost them). Pipelines and pub/sub would take

@@ -9,7 +9,7 @@ several statements) that must run whole, in order, in the connection's thread, i
   queue of whole calls is private (`Connection._execute`); relying on it pinned the project to one aiosqlite release.
 * A single-thread `concurrent.futures.ThreadPoolExecutor` per connection with `loop.run_in_executor` does the job on
   public APIs, but its futures (a lock and a condition each, chained to an asyncio future) cost 9-14 µs more of the
-  loop's CPU per unit, at about 4 units per resident update: 5-10 % fewer updates a second in interleaved runs of
+  loop's CPU per unit, at about 4 units per resident update: 7-11 % fewer updates a second in interleaved runs of
   the intake benchmark (benchmarks/README.md).
 * So this is aiosqlite's own design on the standard library's public pieces: a thread, a `queue.SimpleQueue` of
   units and `loop.call_soon_threadsafe` to hand each result back. It costs what aiosqlite's private queue did.
