@@ -4,7 +4,7 @@
 [--redis] [--split]` (see README.md).
 
 The emulator runs in its own process with its flood limits off; the bot runs in webhook mode (WEBHOOK_URL set, so
-it serves aiogram's webhook handler, answering each POST only after the update is handled) with every send budget
+it serves its webhook handler, answering each POST only after the update is handled) with every send budget
 0. Each resident goes through the whole dialog: /new -> category press (roads) -> description -> typed address ->
 a photo (the bot fetches it with getFile from the emulator) -> the "Send" press. The updates are the emulator's
 own (its users, messages, photos and callback queries, created beforehand, not timed); the benchmark POSTs them

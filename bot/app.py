@@ -121,19 +121,14 @@ async def _shared(settings: Settings, records: SqliteStorage) -> AsyncIterator[S
     if settings.redis_url is None:
         yield Shared()
         return
-    import redis.asyncio as aioredis
-
     from storage.redis_budgets import RedisSendBudgets
     from storage.redis_delivery import RedisDelivery
-    from storage.redis_pool import WaitingConnectionPool
+    from storage.redis_pool import connect
     from storage.redis_queue import RedisQueue
     from storage.redis_state import RedisKeyedLocks, RedisResidentState
 
-    # A bounded pool that waits for a free connection: a surge of handlers must queue, not run out of sockets.
-    pool = WaitingConnectionPool.from_url(
-        settings.redis_url, decode_responses=True, max_connections=REDIS_CONNECTIONS, timeout=30
-    )
-    client = aioredis.Redis(connection_pool=pool)
+    # Bounded connections that a command waits for: a surge of handlers must queue, not run out of sockets.
+    client = connect(settings.redis_url, max_connections=REDIS_CONNECTIONS, timeout=30, decode_responses=True)
     ns = settings.redis_namespace
     queue = RedisQueue(client, namespace=ns, report_lanes=report_lanes(settings))  # a consumer unique to this worker
     residents = RedisResidentState(client, namespace=ns)

@@ -10,9 +10,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar, cast
-
-import aiosqlite
+from typing import Any, TypeVar
 
 from bot.core.lifecycle import Change
 from bot.core.models import (
@@ -32,6 +30,7 @@ from storage import sqlite_records as records
 from storage.base import UNSET, BrokenChat, EffectsFor, NotFound, Pending, Unset
 from storage.defaults import DEFAULT_CATEGORIES
 from storage.sqlite_records import ts
+from storage.sqlite_thread import SqliteThread
 from storage.sqlite_upgrade import upgrade
 
 SCHEMA = (Path(__file__).parent / "sqlite_schema.sql").read_text(encoding="utf-8")
@@ -60,45 +59,53 @@ def _transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     db.execute("COMMIT")
 
 
-async def _add_column(conn: aiosqlite.Connection, table: str, column: str, declaration: str) -> None:
+def _add_column(db: sqlite3.Connection, table: str, column: str, declaration: str) -> None:
     """Add a column that a database made by an older version lacks."""
-    cur = await conn.execute(f"PRAGMA table_info({table})")
-    if column not in {row[1] for row in await cur.fetchall()}:
-        await conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
+    cur = db.execute(f"PRAGMA table_info({table})")
+    if column not in {row[1] for row in cur.fetchall()}:
+        db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
 
 
-async def _migrate(conn: aiosqlite.Connection) -> None:
+def _migrate(db: sqlite3.Connection) -> None:
     """Bring a database made by an older version up to the current schema."""
-    await _add_column(conn, "categories", "staff_chat_id", "INTEGER")
-    await _add_column(conn, "reports", "draft_key", "TEXT")
-    await conn.execute("CREATE UNIQUE INDEX IF NOT EXISTS reports_by_draft ON reports (draft_key)")
+    _add_column(db, "categories", "staff_chat_id", "INTEGER")
+    _add_column(db, "reports", "draft_key", "TEXT")
+    db.execute("CREATE UNIQUE INDEX IF NOT EXISTS reports_by_draft ON reports (draft_key)")
     # Messages queued before lanes existed stay in their chat's one lane (0): their order is kept.
-    await _add_column(conn, "outbox", "lane", "INTEGER NOT NULL DEFAULT 0")
-    await _add_column(conn, "events", "source", "TEXT")
-    await conn.execute("CREATE UNIQUE INDEX IF NOT EXISTS events_by_source ON events (source) WHERE source IS NOT NULL")
-    await conn.execute("DROP INDEX IF EXISTS outbox_heads")
-    await conn.execute("CREATE INDEX IF NOT EXISTS outbox_lanes ON outbox (status, messenger, chat_id, lane, id)")
+    _add_column(db, "outbox", "lane", "INTEGER NOT NULL DEFAULT 0")
+    _add_column(db, "events", "source", "TEXT")
+    db.execute("CREATE UNIQUE INDEX IF NOT EXISTS events_by_source ON events (source) WHERE source IS NOT NULL")
+    db.execute("DROP INDEX IF EXISTS outbox_heads")
+    db.execute("CREATE INDEX IF NOT EXISTS outbox_lanes ON outbox (status, messenger, chat_id, lane, id)")
 
 
-async def _connect(path: Path | str, synchronous: str) -> aiosqlite.Connection:
-    conn = await aiosqlite.connect(str(path), isolation_level=None, timeout=BUSY_SECONDS)
+def _create_and_migrate(db: sqlite3.Connection) -> None:
+    db.executescript(SCHEMA)
+    _migrate(db)
+
+
+def _pragma(setting: str) -> Callable[[sqlite3.Connection], object]:
+    return lambda db: db.execute(f"PRAGMA {setting}").fetchall()
+
+
+async def _connect(path: Path | str, synchronous: str) -> SqliteThread:
+    conn = await SqliteThread.connect(path, busy_timeout=BUSY_SECONDS, name=f"sqlite-{synchronous.lower()}")
     try:
-        conn.row_factory = aiosqlite.Row
         # Processes (or tasks) opening a new file together: switching it to WAL needs the file to itself, and
         # SQLite answers "locked" at once rather than waiting; try again shortly.
         for attempt in range(OPEN_ATTEMPTS):
             try:
-                await conn.execute("PRAGMA journal_mode=WAL")
+                await conn.run(_pragma("journal_mode=WAL"))
                 break
             except sqlite3.OperationalError as exc:
                 if "locked" not in str(exc) or attempt == OPEN_ATTEMPTS - 1:
                     raise
                 await asyncio.sleep(0.05 * (attempt + 1))
-        await conn.execute(f"PRAGMA synchronous={synchronous}")
-        await conn.execute("PRAGMA foreign_keys=ON")
-        await conn.execute(f"PRAGMA busy_timeout={int(BUSY_SECONDS * 1000)}")
+        await conn.run(_pragma(f"synchronous={synchronous}"))
+        await conn.run(_pragma("foreign_keys=ON"))
+        await conn.run(_pragma(f"busy_timeout={int(BUSY_SECONDS * 1000)}"))
     except BaseException:
-        await conn.close()  # its thread would otherwise keep the process alive
+        await conn.close()  # its thread ends with it
         raise
     return conn
 
@@ -106,16 +113,17 @@ async def _connect(path: Path | str, synchronous: str) -> aiosqlite.Connection:
 class SqliteStorage:
     """The embedded default storage (one bot process per database file, or several on one host's volume).
 
-    Every method is one unit of work (a read, or a transaction) that runs whole in aiosqlite's database thread in
-    one round trip: units never interleave, and no lock is held on the event loop while the thread works (an
-    asyncio lock held across round trips made every resident wait for every other one's loop turns).
+    Every method is one unit of work (a read, or a transaction) that runs whole in its connection's database thread
+    (storage/sqlite_thread.py) in one round trip: units never interleave, and no lock is held on the event loop while
+    the thread works (an asyncio lock held across round trips made every resident wait for every other one's loop
+    turns).
     """
 
     def __init__(
         self,
-        conn: aiosqlite.Connection,
-        light: aiosqlite.Connection | None = None,
-        delivery: aiosqlite.Connection | None = None,
+        conn: SqliteThread,
+        light: SqliteThread | None = None,
+        delivery: SqliteThread | None = None,
         report_lanes: bool = False,
     ) -> None:
         self._conn = conn
@@ -150,8 +158,7 @@ class SqliteStorage:
         conn = await _connect(path, "FULL")
         light = delivery = None
         try:
-            await conn.executescript(SCHEMA)
-            await _migrate(conn)
+            await conn.run(_create_and_migrate)
             # Two kinds of writes come often and cost nothing if a power cut undoes them: drafts (every step of
             # every resident; the last seconds of typing are lost, never a report, whose transaction on the FULL
             # connection drops its draft) and delivery acknowledgements (the message goes out once more, a
@@ -173,11 +180,9 @@ class SqliteStorage:
         for conn in {id(c): c for c in (self._delivery, self._light, self._conn)}.values():
             await conn.close()
 
-    async def _run(self, work: Callable[[sqlite3.Connection], T], conn: aiosqlite.Connection | None = None) -> T:
-        """Run `work` on a connection in its database thread (aiosqlite runs each call whole, in order)."""
-        # aiosqlite's public calls are one statement each; its queue of whole calls is what a unit of work needs.
-        conn = conn or self._conn
-        return cast(T, await conn._execute(work, conn._conn))  # type: ignore[no-untyped-call]
+    async def _run(self, work: Callable[[sqlite3.Connection], T], conn: SqliteThread | None = None) -> T:
+        """Run `work` on a connection in its database thread (each connection's thread runs units whole, in order)."""
+        return await (conn or self._conn).run(work)
 
     async def _seed(self, answer_hours: int) -> None:
         """Upgrade a database made by an older version, and give a new one the default categories."""

@@ -1,4 +1,4 @@
-"""The bounded Redis pool (storage/redis_pool.py), against the real Redis: tasks wait for a free connection."""
+"""The bounded Redis client (storage/redis_pool.py), against the real Redis: tasks wait for a free connection."""
 
 from __future__ import annotations
 
@@ -12,23 +12,22 @@ import pytest
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from storage.redis_pool import WaitingConnectionPool
+from storage.redis_pool import connect
 from tests.redis_ns import REDIS_URL
 
-PoolFactory = Callable[..., aioredis.Redis]
+ClientFactory = Callable[..., aioredis.Redis]
 
 
 @pytest.fixture
-async def make_client() -> AsyncIterator[PoolFactory]:
-    """Clients on a `WaitingConnectionPool`, their connections named so that Redis can count them."""
+async def make_client() -> AsyncIterator[ClientFactory]:
+    """Bounded clients, their connections named so that Redis can count them."""
     clients: list[aioredis.Redis] = []
 
     def make(max_connections: int, timeout: float | None = 30.0) -> aioredis.Redis:
         name = f"pool-test-{secrets.token_hex(4)}"
-        pool = WaitingConnectionPool.from_url(
-            REDIS_URL, decode_responses=True, max_connections=max_connections, timeout=timeout, client_name=name
+        client = connect(
+            REDIS_URL, max_connections=max_connections, timeout=timeout, decode_responses=True, client_name=name
         )
-        client = aioredis.Redis(connection_pool=pool)
         clients.append(client)
         return client
 
@@ -42,7 +41,7 @@ async def _connections_named(name: str) -> int:
         return sum(1 for c in await observer.client_list() if c.get("name") == name)
 
 
-async def test_more_tasks_than_connections_all_finish_on_at_most_that_many(make_client: PoolFactory) -> None:
+async def test_more_tasks_than_connections_all_finish_on_at_most_that_many(make_client: ClientFactory) -> None:
     client = make_client(max_connections=3)
     name = client.connection_pool.connection_kwargs["client_name"]
     key = f"pool-test:{secrets.token_hex(4)}"
@@ -64,7 +63,7 @@ async def test_more_tasks_than_connections_all_finish_on_at_most_that_many(make_
     assert await client.incr(key + ":n") == 1
 
 
-async def test_a_task_that_waits_too_long_for_a_connection_gets_an_error(make_client: PoolFactory) -> None:
+async def test_a_task_that_waits_too_long_for_a_connection_gets_an_error(make_client: ClientFactory) -> None:
     client = make_client(max_connections=1, timeout=0.2)
     key = f"pool-test:{secrets.token_hex(4)}"
     holder = asyncio.create_task(client.blpop([key], timeout=1))
@@ -77,7 +76,7 @@ async def test_a_task_that_waits_too_long_for_a_connection_gets_an_error(make_cl
     assert await client.get(key) is None  # the connection is free again
 
 
-async def test_cancelled_waiters_and_holders_give_their_slots_back(make_client: PoolFactory) -> None:
+async def test_cancelled_waiters_and_holders_give_their_slots_back(make_client: ClientFactory) -> None:
     client = make_client(max_connections=2)
     key = f"pool-test:{secrets.token_hex(4)}"
     holders = [asyncio.create_task(client.blpop([key], timeout=5)) for _ in range(2)]
@@ -93,7 +92,7 @@ async def test_cancelled_waiters_and_holders_give_their_slots_back(make_client: 
     assert time.monotonic() - started < 0.38
 
 
-async def test_a_connection_the_server_dropped_is_replaced(make_client: PoolFactory) -> None:
+async def test_a_connection_the_server_dropped_is_replaced(make_client: ClientFactory) -> None:
     client = make_client(max_connections=1)
     name = client.connection_pool.connection_kwargs["client_name"]
     key = f"pool-test:{secrets.token_hex(4)}"
@@ -109,3 +108,48 @@ async def test_a_connection_the_server_dropped_is_replaced(make_client: PoolFact
     assert await client.get(key) == "1"
     assert await _connections_named(name) == 1
     await client.delete(key)
+
+
+async def test_scripts_and_commands_of_many_tasks_stay_within_the_bound(make_client: ClientFactory) -> None:
+    client = make_client(max_connections=2)
+    name = client.connection_pool.connection_kwargs["client_name"]
+    key = f"pool-test:{secrets.token_hex(4)}"
+    # A script Redis has never seen: its first call meets NOSCRIPT and loads it (SCRIPT LOAD), as after a restart.
+    script = client.register_script(f"-- {key}\nreturn redis.call('INCR', KEYS[1])")
+    peak = 0
+    done = False
+
+    async def watch() -> None:
+        nonlocal peak
+        while not done:
+            peak = max(peak, await _connections_named(name))
+            await asyncio.sleep(0.005)
+
+    watcher = asyncio.create_task(watch())
+    results = await asyncio.gather(
+        *(script(keys=[key]) for _ in range(40)),
+        *(client.set(f"{key}:{i}", "v", ex=60) for i in range(40)),
+        *(client.getex(f"{key}:{i}", ex=60) for i in range(40)),
+        *(client.blpop([f"{key}:list"], timeout=0.02) for _ in range(4)),
+    )
+    done = True
+    await watcher
+    assert sorted(results[:40]) == list(range(1, 41))
+    assert results[80:120] == ["v"] * 40
+    assert 1 <= peak <= 2
+    assert await _connections_named(name) <= 2
+    await client.delete(key, *(f"{key}:{i}" for i in range(40)))
+
+
+async def test_closing_the_client_closes_its_connections(make_client: ClientFactory) -> None:
+    client = make_client(max_connections=3)
+    name = client.connection_pool.connection_kwargs["client_name"]
+    key = f"pool-test:{secrets.token_hex(4)}"
+    await asyncio.gather(*(client.blpop([key], timeout=0.05) for _ in range(3)))
+    assert await _connections_named(name) == 3
+    await client.aclose()
+    for _ in range(50):
+        if await _connections_named(name) == 0:
+            break
+        await asyncio.sleep(0.01)
+    assert await _connections_named(name) == 0

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
+
+import aiohttp
 
 from tests.harness import buttons, photo_bytes, text_of, webhook_mode, world
 
@@ -72,3 +75,31 @@ async def test_an_update_whose_handling_fails_is_answered_500_and_handled_when_i
         webhook = (await w.client.state())["webhook"]
         assert webhook["last_error_message"].startswith("Wrong response from the webhook: 500")
         assert await w.client.pending_updates() == []
+
+
+async def test_a_post_without_the_secret_is_refused(tmp_path: Path) -> None:
+    settings = _webhook()
+    url = f"http://127.0.0.1:{settings['webhook_port']}/tg"
+    update = {
+        "update_id": 99,
+        "message": {
+            "message_id": 1,
+            "date": 0,
+            "chat": {"id": 804, "type": "private"},
+            "from": {"id": 804, "is_bot": False, "first_name": "Eve"},
+            "text": "/start",
+        },
+    }
+    async with world(tmp_path, **settings) as w, aiohttp.ClientSession() as http:
+        # The bot sets its webhook once it listens.
+        for _ in range(100):
+            if (await w.client.state())["webhook"]["url"]:
+                break
+            await asyncio.sleep(0.05)
+        for headers in ({}, {"X-Telegram-Bot-Api-Secret-Token": "wrong"}, {"X-Telegram-Bot-Api-Secret-Token": "ж"}):
+            async with http.post(url, json=update, headers=headers) as resp:
+                assert resp.status == 401
+        assert await w.client.calls("sendMessage", chat_id=804) == []
+        async with http.post(url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": SECRET}) as resp:
+            assert resp.status == 200
+            assert (await resp.json())["method"] == "sendMessage"

@@ -7,7 +7,21 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness import VkResident, buttons, photo_bytes, text_of, vk_labels, world
+from tests.harness import (
+    STAFF_CHAT,
+    VK_GROUP,
+    VK_TOKEN,
+    VkResident,
+    buttons,
+    make_settings,
+    photo_bytes,
+    running_bot,
+    text_of,
+    vk_labels,
+    world,
+)
+from tests.tg_emulator import TelegramEmulator
+from tests.vk_emulator import VkEmulator
 
 
 @pytest.mark.parametrize("callbacks", [True, False], ids=["callback-buttons", "text-buttons"])
@@ -114,3 +128,30 @@ async def test_vk_resident_who_forbade_messages_is_reported_to_officials(tmp_pat
         [_ack, notice] = await w.official.reply(card, "We asked the carrier", count=2)
         assert "Could not deliver a message about report #1" in text_of(notice) and "901" in text_of(notice)
         assert "History" in buttons(card)
+
+
+async def test_vk_long_poll_recovers_and_a_restart_answers_what_came_meanwhile(tmp_path: Path) -> None:
+    async with TelegramEmulator() as emulator, VkEmulator(group_id=VK_GROUP, token=VK_TOKEN) as vk:
+        await emulator.client.create_chat(STAFF_CHAT, "City staff", "supergroup")
+        settings = make_settings(
+            emulator.url, tmp_path / "data", vk_token=VK_TOKEN, vk_group_id=VK_GROUP, vk_api_url=vk.url
+        )
+        resident = VkResident(vk.client, 3010, "en")
+        async with running_bot(settings):
+            await vk.client.wait_polling()
+            assert "Hello!" in (await resident.say("Start"))["text"]
+            # VK's long poll failures: 1 (history lost, go on from the new ts), 2 (key expired), 3 (all lost).
+            for failed in (1, 2, 3):
+                requests = (await vk.client.state())["longpoll"]["requests"]
+                await vk.client.force_longpoll_failure(failed)
+                await vk.client.wait_polling(timeout=5, min_requests=requests + 1)
+                assert "You have no reports yet." in (await resident.say("My"))["text"]
+        assert (tmp_path / "data" / f"vk-longpoll-{VK_GROUP}.json").exists()
+        # Written while the bot is down: the restarted bot picks it up from the saved position, and only it.
+        since = await resident.mark()
+        await resident.send("My", count=0)
+        async with running_bot(settings):
+            [reply] = await resident.wait(since)
+            assert "You have no reports yet." in reply["text"]
+            await asyncio.sleep(0.5)
+            assert len(await resident.inbox(since)) == 1

@@ -13,11 +13,10 @@ import logging
 from typing import Any
 
 import aiohttp
-from aiogram.client.session.aiohttp import AiohttpSession
 
 from handlers.telegram.intake import TelegramIntake, Unreadable
 from handlers.telegram.offsets import UpdateOffsets
-from handlers.telegram.session import perform
+from handlers.telegram.session import json_session, perform
 
 log = logging.getLogger(__name__)
 
@@ -56,11 +55,9 @@ class UpdatePoller:
                 await self._get_updates({"offset": self._offsets.offset, "timeout": 0, "limit": 1}, timeout=5)
 
     async def _get_updates(self, body: dict[str, Any], timeout: float) -> Any:  # noqa: ASYNC109
-        session = self._bot.session
-        assert isinstance(session, AiohttpSession)
-        http = await session.create_session()
+        session = json_session(self._bot)
         url = session.api.api_url(self._bot.token, "getUpdates")
-        async with http.post(url, json=body, timeout=aiohttp.ClientTimeout(total=timeout)) as response:
+        async with session.plain_http().post(url, json=body, timeout=aiohttp.ClientTimeout(total=timeout)) as response:
             return json.loads(await response.read())
 
     async def _poll(self) -> None:

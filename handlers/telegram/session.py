@@ -1,8 +1,10 @@
-"""aiogram's HTTP session, sending calls without files as one JSON body, and our plain calls (calls.py).
+"""aiogram's HTTP session for aiogram's own calls, and our plain JSON calls (calls.py) beside it.
 
-aiogram sends every call as multipart form data, with each nested object serialised to a string of its own;
-the Bot API takes JSON bodies as well, and building one is several times cheaper. Calls with uploads keep
-aiogram's multipart path.
+The calls the bot makes most (replies, callback answers, cards and photos by file_id, getFile and the download)
+are plain JSON (calls.py): aiogram would build a pydantic model for each, send it as multipart form data with each
+nested object serialised to a string of its own, and validate the whole answer into a model. They go out through an
+aiohttp session of this session's own, as does getUpdates (polling.py). aiogram's models (uploads, rare calls)
+take aiogram's own request path, unmodified.
 """
 
 from __future__ import annotations
@@ -10,13 +12,13 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 from http import HTTPStatus
-from typing import Any, cast
+from typing import Any, TypeVar
 
+import aiohttp
 from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.exceptions import ClientDecodeError, TelegramNetworkError
-from aiogram.methods import TelegramMethod
-from aiogram.methods.base import Response, TelegramType
+from aiogram.methods import Response, TelegramMethod
 from aiohttp import ClientError, ClientTimeout
 
 from bot.core.models import Messenger
@@ -25,15 +27,21 @@ from handlers.telegram.calls import Call, get_file, messages_in
 
 JSON_HEADERS = {"Content-Type": "application/json"}
 DOWNLOAD_CHUNK = 64 * 1024
-# pydantic caches a parametrised model like Response[Message] only weakly: once collected, the next call builds
-# its schema again (a few ms, on every Bot API answer). Holding each one here keeps its cache entry alive.
-_RESPONSE_TYPES: dict[Any, type[Response[Any]]] = {}
+# As aiogram's own session: up to 100 connections, and Telegram's address cached for an hour.
+HTTP_CONNECTIONS = 100
+DNS_CACHE_SECONDS = 3600
+# pydantic caches a parametrised model like Response[Message] only weakly: once collected, the next answer of
+# that type built its schema again (a few ms). Every one aiogram's check builds is held here for good.
+_RESPONSE_TYPES: set[type[Response[Any]]] = set()
+
+R = TypeVar("R")
 
 
 class JsonSession(AiohttpSession):
-    """An `AiohttpSession` that posts JSON unless the call uploads a file, and paces the messages `perform` sends."""
+    """aiogram's `AiohttpSession` with our plain calls beside it; paces the messages `perform` sends."""
 
     budgets: Budgets | None = None
+    _plain_http: aiohttp.ClientSession | None = None
 
     def pace_with(self, budgets: Budgets) -> None:
         """Count the messages of every `perform` against these budgets, waiting when they are spent."""
@@ -54,38 +62,24 @@ class JsonSession(AiohttpSession):
         async with sending(self.budgets, Messenger.TELEGRAM, chat_id, cost):
             yield
 
-    def check_response(
-        self, bot: Bot, method: TelegramMethod[TelegramType], status_code: int, content: str
-    ) -> Response[TelegramType]:
-        """aiogram's check, with the answer's model built once per result type."""
-        returning = method.__returning__
-        if returning not in _RESPONSE_TYPES:
-            _RESPONSE_TYPES[returning] = Response[returning]  # type: ignore[valid-type]
-        return super().check_response(bot, method, status_code, content)
+    def check_response(self, bot: Bot, method: TelegramMethod[R], status_code: int, content: str) -> Response[R]:
+        """aiogram's check, keeping the answer's model (Response[Message]...) alive once built."""
+        response = super().check_response(bot, method, status_code, content)
+        _RESPONSE_TYPES.add(type(response))
+        return response
 
-    def json_payload(self, bot: Bot, method: TelegramMethod[Any]) -> dict[str, Any] | None:
-        """The call's parameters as JSON-ready values, or None when it uploads files."""
-        files: dict[str, Any] = {}
-        payload: dict[str, Any] = {}
-        for key, value in method.model_dump(warnings=False).items():
-            prepared = self.prepare_value(value, bot=bot, files=files, _dumps_json=False)
-            if prepared is not None:
-                payload[key] = prepared
-        return None if files else payload
+    def plain_http(self) -> aiohttp.ClientSession:
+        """The HTTP session of the plain calls, downloads and getUpdates (opened when first needed)."""
+        if self._plain_http is None or self._plain_http.closed:
+            connector = aiohttp.TCPConnector(limit=HTTP_CONNECTIONS, ttl_dns_cache=DNS_CACHE_SECONDS)
+            self._plain_http = aiohttp.ClientSession(connector=connector)
+        return self._plain_http
 
-    async def make_request(
-        self,
-        bot: Bot,
-        method: TelegramMethod[TelegramType],
-        timeout: int | None = None,  # noqa: ASYNC109
-    ) -> TelegramType:
-        """Post the call and read Telegram's answer, as aiogram does, but with a JSON body when possible."""
-        payload = self.json_payload(bot, method)
-        if payload is None:
-            return await super().make_request(bot, method, timeout)
-        status, content = await self._post(bot, method.__api_method__, self.json_dumps(payload), timeout, method)
-        response = self.check_response(bot=bot, method=method, status_code=status, content=content)
-        return cast(TelegramType, response.result)
+    async def close(self) -> None:
+        """Close both HTTP sessions: ours and aiogram's."""
+        if self._plain_http is not None and not self._plain_http.closed:
+            await self._plain_http.close()
+        await super().close()
 
     async def call(self, bot: Bot, call: Call, timeout: float | None = None) -> Any:  # noqa: ASYNC109
         """Make a plain call and return Telegram's `result` as JSON; a refusal raises aiogram's matching error."""
@@ -111,13 +105,12 @@ class JsonSession(AiohttpSession):
         method: str,
         body: str,
         timeout: float | None,  # noqa: ASYNC109
-        origin: Call | TelegramMethod[Any],
+        origin: Call,
     ) -> tuple[int, str]:
         """POST a JSON body; a network failure raises aiogram's TelegramNetworkError naming the call."""
-        session = await self.create_session()
         url = self.api.api_url(token=bot.token, method=method)
         try:
-            async with session.post(
+            async with self.plain_http().post(
                 url,
                 data=body,
                 headers=JSON_HEADERS,
@@ -125,18 +118,16 @@ class JsonSession(AiohttpSession):
             ) as resp:
                 return resp.status, await resp.text()
         except (TimeoutError, ClientError) as e:
-            named = origin.as_method() if isinstance(origin, Call) else origin
             detail = "Request timeout error" if isinstance(e, TimeoutError) else f"{type(e).__name__}: {e}"
-            raise TelegramNetworkError(method=named, message=detail) from e
+            raise TelegramNetworkError(method=origin.as_method(), message=detail) from e
 
     async def download(self, bot: Bot, file_id: str, path: str, limit: int) -> bytes:
         """The bytes of the file getFile(file_id) pointed at, at most `limit` of them."""
-        session = await self.create_session()
         url = self.api.file_url(token=bot.token, path=path)
         chunks: list[bytes] = []
         size = 0
         try:
-            async with session.get(url, timeout=ClientTimeout(total=self.timeout)) as resp:
+            async with self.plain_http().get(url, timeout=ClientTimeout(total=self.timeout)) as resp:
                 if resp.status != HTTPStatus.OK:
                     raise _download_failed(file_id, f"HTTP {resp.status}")
                 async for chunk in resp.content.iter_chunked(DOWNLOAD_CHUNK):

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 from vkbottle import API, VKAPIError
-from vkbottle.polling import BotPolling
 
 from bot.core import dialog
 from bot.core.models import Messenger, ResidentProfile, ResidentRef
@@ -21,6 +20,7 @@ from bot.core.replies import Reply
 from bot.delivery.budgets import Budgets, sending
 from bot.text.i18n import DEFAULT_LANGUAGE
 from handlers.vk.keyboards import ClientCaps, keyboard
+from handlers.vk.longpoll import LongPoll
 from handlers.vk.render import to_plain
 from handlers.vk.updates import IncomingMessage, IncomingPress, parse_message_event, parse_message_new
 from storage.photos import PhotoArchive
@@ -31,18 +31,6 @@ NAME_CACHE_SIZE = 10_000
 SNACKBAR_LIMIT = 90
 PHOTO_LIMIT = 20 * 1024 * 1024
 SHUTDOWN_GRACE = 5.0
-
-
-class _Polling(BotPolling):
-    """vkbottle's long poll, keeping its position under DATA_DIR so a restart picks up missed events."""
-
-    def __init__(self, api: API, group_id: int, state_dir: Path) -> None:
-        super().__init__(api=api, group_id=group_id, wait=25, skip_old_events=False)
-        self._state_dir = state_dir
-
-    @property
-    def ts_state_path(self) -> Path:
-        return self._state_dir / f"vk-longpoll-{self.group_id}.json"
 
 
 class VkAdapter:
@@ -70,11 +58,10 @@ class VkAdapter:
     async def run(self, stop: asyncio.Event) -> None:
         """Listen to the long poll until `stop` is set; each update is handled in its own task."""
         self._state_dir.mkdir(parents=True, exist_ok=True)
-        polling = _Polling(self._api, self._group_id, self._state_dir)
-        listener = asyncio.create_task(self._listen(polling))
+        poll = LongPoll(self._api, self._group_id, self._state_dir)
+        listener = asyncio.create_task(self._listen(poll))
         # A long poll waits up to 25 s for VK; on stop we cancel it rather than wait it out.
         await stop.wait()
-        polling.stop()
         listener.cancel()
         await asyncio.gather(listener, return_exceptions=True)
         if self._tasks:
@@ -84,11 +71,11 @@ class VkAdapter:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
 
-    async def _listen(self, polling: BotPolling) -> None:
+    async def _listen(self, poll: LongPoll) -> None:
         while True:
             try:
-                async for event in polling.listen():
-                    for update in event.get("updates") or []:
+                async for updates in poll.updates():
+                    for update in updates:
                         self._spawn(update)
             except asyncio.CancelledError:
                 raise
