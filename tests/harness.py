@@ -192,6 +192,18 @@ class StaffMember(Person):
         """A message of the chat as it is now (a card after its edits)."""
         return await current(self.client, self.chat_id, message_id)
 
+    async def card_shows(self, card: dict[str, Any], *texts: str) -> dict[str, Any]:
+        """Wait until the card (edited in place) shows every text; return it as it is then."""
+        now: dict[str, Any] = {}
+
+        async def check() -> bool:
+            nonlocal now
+            now = await self.card(card["message_id"])
+            return all(t in shown(now) for t in texts)
+
+        await wait_until(check, f"the card shows {texts}")
+        return now
+
 
 async def current(client: EmulatorClient, chat_id: int, message_id: int) -> dict[str, Any]:
     """A stored message as it is now (after edits), from the emulator's chat history."""

@@ -16,7 +16,6 @@ from tests.harness import (
     photo_bytes,
     shown,
     text_of,
-    wait_until,
     world,
 )
 
@@ -51,19 +50,6 @@ async def send_report(
     return card
 
 
-async def card_shows(member: StaffMember, card: dict[str, Any], *texts: str) -> dict[str, Any]:
-    """Wait until the card (edited in place) shows every text; return it as it is then."""
-    now: dict[str, Any] = {}
-
-    async def check() -> bool:
-        nonlocal now
-        now = await member.card(card["message_id"])
-        return all(t in shown(now) for t in texts)
-
-    await wait_until(check, f"the card shows {texts}")
-    return now
-
-
 async def test_a_department_chat_does_not_act_on_a_report_moved_away_from_it(tmp_path: Path) -> None:
     """The Roads engineer moves a burst water main to Housing (default staff chat): the old card stays in the Roads
     chat, and a reply, /take or a button under it there is refused and reaches no resident."""
@@ -77,7 +63,7 @@ async def test_a_department_chat_does_not_act_on_a_report_moved_away_from_it(tmp
         assert "moved to Housing and utilities" in text_of(moved)
         [new_card] = await w.official.wait(since)
         assert "Water pours out of the road" in text_of(new_card)
-        left = await card_shows(engineer, old_card, "Moved to Housing and utilities")
+        left = await engineer.card_shows(old_card, "Moved to Housing and utilities")
         assert buttons(left) == {}
 
         since = await resident.mark()
@@ -107,7 +93,7 @@ async def test_the_default_staff_chat_acts_on_a_report_held_by_a_department_chat
         since = await w.client.last_seq()
         await w.official.reply(old_card, "/move 1")
         [new_card] = await w.client.wait_sent(chat_id=ROADS_CHAT, since=since, timeout=10, method=SENDS)
-        await card_shows(w.official, old_card, "Moved to Roads")
+        await w.official.card_shows(old_card, "Moved to Roads")
 
         since = await resident.mark()
         [taken] = await w.official.reply(old_card, "/take")
@@ -115,7 +101,7 @@ async def test_the_default_staff_chat_acts_on_a_report_held_by_a_department_chat
         [told] = await resident.wait(since)
         assert "#1 has been taken into work" in text_of(told)
         # The change shows on the card where the report is handled.
-        await card_shows(engineer, new_card, "Status: In progress", "taken by Oleg Official")
+        await engineer.card_shows(new_card, "Status: In progress", "taken by Oleg Official")
 
         since = await resident.mark()
         [ack] = await w.official.reply(old_card, "The road crew comes this week")
@@ -142,7 +128,7 @@ async def test_a_button_acts_only_on_the_report_of_its_card(tmp_path: Path) -> N
         since = await first.mark()
         [taken] = await w.official.press_data(card1, "s.take.1")
         assert "#1 is taken into work" in text_of(taken)
-        await card_shows(w.official, card1, "taken by Oleg Official")
+        await w.official.card_shows(card1, "taken by Oleg Official")
         [told] = await first.wait(since)
         assert "#1 has been taken into work" in text_of(told)
         assert "Status: New" in shown(await w.official.card(card2["message_id"]))
@@ -171,7 +157,7 @@ async def test_the_resolve_without_photo_question_is_answered_only_in_its_own_ch
         assert "#1 is resolved" in text_of(resolved)
         [told] = await resident.wait(since)
         assert "#1 is resolved" in text_of(told) and "Patched with cold asphalt" in text_of(told)
-        await card_shows(engineer, card, "Status: Resolved")
+        await engineer.card_shows(card, "Status: Resolved")
 
 
 def roads_line(listing: dict[str, Any]) -> str:

@@ -12,7 +12,6 @@ import pytest
 from tests.harness import (
     STAFF_CHAT,
     Resident,
-    StaffMember,
     VkResident,
     World,
     buttons,
@@ -21,7 +20,6 @@ from tests.harness import (
     text_of,
     vk_labels,
     wait_for_count,
-    wait_until,
     world,
 )
 from tests.redis_ns import REDIS_URL
@@ -102,19 +100,6 @@ async def answered(w: World, resident: Resident, to: dict[str, Any], text: str) 
     return answer
 
 
-async def card_shows(member: StaffMember, card: dict[str, Any], *texts: str) -> dict[str, Any]:
-    """Wait until the card (edited in place) shows every text; return it as it is then."""
-    now: dict[str, Any] = {}
-
-    async def check() -> bool:
-        nonlocal now
-        now = await member.card(card["message_id"])
-        return all(t in shown(now) for t in texts)
-
-    await wait_until(check, f"the card shows {texts}")
-    return now
-
-
 async def refused_press(w: World, resident: Resident, item: dict[str, Any], data: str) -> str:
     """Press a (forged) button under a bot message; return the popup's text."""
     callback = await w.client.inject_callback_query(resident.user, resident.chat_id, item["message_id"], data)
@@ -142,7 +127,7 @@ async def test_replies_to_the_confirmation_and_an_answer_reach_the_card(
         assert post["reply_to_message_id"] == card["message_id"]
         assert "Message from the resident about report #1:" in text_of(post)
         assert "It got bigger after the rain" in text_of(post)
-        await card_shows(w.official, card, "Messages from the resident since: 1")
+        await w.official.card_shows(card, "Messages from the resident since: 1")
 
         # An official's answer carries the button; a reply to the answer with a photo and caption goes there too.
         answer = await answered(w, resident, card, "A crew is on its way")
@@ -156,7 +141,7 @@ async def test_replies_to_the_confirmation_and_an_answer_reach_the_card(
         assert "Message from the resident about report #1:" in text_of(photo_post)
         assert "This is how it looks now" in text_of(photo_post)
         assert await w.client.file_bytes(photo_post["photo_file_ids"][-1]) == picture
-        await card_shows(w.official, card, "Messages from the resident since: 2")
+        await w.official.card_shows(card, "Messages from the resident since: 2")
 
         [history] = await w.official.reply(card, "/history")
         assert text_of(history).count("the resident wrote") == 2
@@ -180,7 +165,7 @@ async def test_a_russian_resident_replies_to_the_resolution(tmp_path: Path) -> N
         assert ru["added"].format(n=1) in text_of(ack)
         assert post["reply_to_message_id"] == card["message_id"]
         assert "Спасибо, но рядом ещё одна" in text_of(post)
-        await card_shows(w.official, card, "Messages from the resident since: 1", "Status: Resolved")
+        await w.official.card_shows(card, "Messages from the resident since: 1", "Status: Resolved")
 
 
 async def test_the_button_under_an_answer_sends_the_next_message(tmp_path: Path) -> None:
@@ -199,7 +184,7 @@ async def test_the_button_under_an_answer_sends_the_next_message(tmp_path: Path)
         assert "Added to your report #1" in text_of(ack)
         assert post["reply_to_message_id"] == card["message_id"]
         assert "The next lamp is out too" in text_of(post)
-        await card_shows(w.official, card, "Messages from the resident since: 1")
+        await w.official.card_shows(card, "Messages from the resident since: 1")
 
         # Once sent, the next plain text is not sent to #1 again: the resident is asked.
         [question] = await resident.send("And one more thing")
@@ -237,7 +222,7 @@ async def test_a_plain_text_with_one_open_report_asks_about_it(tmp_path: Path, l
         assert sees["added"].format(n=1) in text_of(ack)
         assert post["reply_to_message_id"] == card["message_id"]
         assert "The curb there is broken too" in text_of(post)
-        await card_shows(w.official, card, "Messages from the resident since: 1")
+        await w.official.card_shows(card, "Messages from the resident since: 1")
 
         # "New report": the text starts a report as its description; the category is asked, then the place.
         [question] = await resident.send("Traffic light on Mira is dark")
@@ -339,7 +324,7 @@ async def test_vk_reply_and_button_reach_the_officials_and_answers_come_back(tmp
         [post] = await w.official.wait(since)
         assert post["reply_to_message_id"] == card["message_id"]
         assert "Message from the resident about report #1:" in text_of(post) and "It is deeper now" in text_of(post)
-        await card_shows(w.official, card, "Messages from the resident since: 1")
+        await w.official.card_shows(card, "Messages from the resident since: 1")
 
         # The official's reply to that post reaches the VK resident, with the button.
         since = await resident.mark()
@@ -359,7 +344,7 @@ async def test_vk_reply_and_button_reach_the_officials_and_answers_come_back(tmp
         assert photo_post["reply_to_message_id"] == card["message_id"]
         assert "Here it is" in text_of(photo_post)
         assert await w.client.file_bytes(photo_post["photo_file_ids"][-1]) == picture
-        await card_shows(w.official, card, "Messages from the resident since: 2")
+        await w.official.card_shows(card, "Messages from the resident since: 2")
 
         # VK's reply to the answer, too.
         await linked(w, resident.id, answer, "vk")

@@ -16,7 +16,6 @@ from tests.harness import (
     photo_bytes,
     shown,
     text_of,
-    wait_until,
     world,
 )
 
@@ -33,19 +32,6 @@ async def sent_report(w: World, resident: Resident, description: str, seed: int 
     return card
 
 
-async def card_shows(member: StaffMember, card: dict[str, Any], *texts: str) -> dict[str, Any]:
-    """Wait until the card (edited in place) shows every text; return it as it is then."""
-    now: dict[str, Any] = {}
-
-    async def check() -> bool:
-        nonlocal now
-        now = await member.card(card["message_id"])
-        return all(t in shown(now) for t in texts)
-
-    await wait_until(check, f"the card shows {texts}")
-    return now
-
-
 async def test_the_card_follows_every_change_with_the_buttons_that_make_sense(tmp_path: Path) -> None:
     async with world(tmp_path) as w:
         resident = w.resident(701)
@@ -56,7 +42,7 @@ async def test_the_card_follows_every_change_with_the_buttons_that_make_sense(tm
         # Taken: the card names who took it; the resident is told.
         since = await resident.mark()
         await w.official.press(card, "Take into work", count=0)
-        now = await card_shows(w.official, card, "Status: In progress", "taken by Oleg Official")
+        now = await w.official.card_shows(card, "Status: In progress", "taken by Oleg Official")
         assert set(buttons(now)) == {"Take over", "Resolve", "Reject", "History"}
         [told] = await resident.wait(since)
         assert "#1 has been taken into work" in text_of(told)
@@ -65,7 +51,7 @@ async def test_the_card_follows_every_change_with_the_buttons_that_make_sense(tm
         colleague = StaffMember(w.client, COLLEAGUE)
         [ack] = await colleague.reply(card, "/take")
         assert "Vera Colleague" in text_of(ack) and "Oleg Official" in text_of(ack)
-        await card_shows(w.official, card, "taken by Vera Colleague")
+        await w.official.card_shows(card, "taken by Vera Colleague")
         [history] = await w.official.reply(card, "/history")
         lines = text_of(history).splitlines()[1:]
         assert [line.split(" · ")[1:] for line in lines] == [
@@ -82,7 +68,7 @@ async def test_the_card_follows_every_change_with_the_buttons_that_make_sense(tm
         await w.official.reply(card, photo=photo_bytes(3), caption="/resolve Bench replaced")
         [resolution] = await resident.wait(since)
         assert "#1 is resolved" in text_of(resolution)
-        now = await card_shows(w.official, card, "Status: Resolved")
+        now = await w.official.card_shows(card, "Status: Resolved")
         assert set(buttons(now)) == {"History"}
         assert "Reply to this card" not in shown(now)
         await w.official.press(card, "Take into work", count=0)  # the button under the first rendering
@@ -94,14 +80,14 @@ async def test_the_card_follows_every_change_with_the_buttons_that_make_sense(tm
         since = await resident.mark()
         [ack] = await w.official.reply(card, "/reopen The bench is broken again")
         assert "reopened" in text_of(ack)
-        now = await card_shows(w.official, card, "Status: Reopened")
+        now = await w.official.card_shows(card, "Status: Reopened")
         assert {"Resolve", "Reject", "History"} <= set(buttons(now))
         [told] = await resident.wait(since)
         assert "#1 is reopened" in text_of(told)
 
         [rejected] = await w.official.reply(card, "/reject Not our park")
         assert "rejected" in text_of(rejected)
-        now = await card_shows(w.official, card, "Status: Rejected")
+        now = await w.official.card_shows(card, "Status: Rejected")
         assert set(buttons(now)) == {"History"}
 
 
@@ -121,7 +107,7 @@ async def test_a_text_card_is_edited_as_text_and_photos_stay(tmp_path: Path) -> 
         since = await resident.mark()
         await w.official.reply(card, "We are on it")
         await resident.wait(since)
-        now = await card_shows(w.official, card, "Status: In progress", "taken by Oleg Official")
+        now = await w.official.card_shows(card, "Status: In progress", "taken by Oleg Official")
         assert "Two potholes, see both photos" in shown(now)
         # A reply to the album's photo reaches the same report.
         since = await resident.mark()
@@ -146,7 +132,7 @@ async def test_the_staff_chat_speaks_its_language(tmp_path: Path) -> None:
         card = await sent_report(w, resident, "Dark street near school")
         assert "Обращение #1" in text_of(card) and "Новое" in text_of(card)
         await w.official.press(card, "Взять в работу", count=0)
-        now = await card_shows(w.official, card, "В работе", "Oleg Official")
+        now = await w.official.card_shows(card, "В работе", "Oleg Official")
         assert "Забрать себе" in set(buttons(now))
         [history] = await w.official.reply(card, "/history")
         assert "заявитель" in text_of(history) and "Oleg Official" in text_of(history)
@@ -158,7 +144,7 @@ async def test_an_answer_is_relayed_once_and_the_card_is_not_edited_for_nothing(
         card = await sent_report(w, resident, "Leaking roof in the entrance")
         since = await w.client.last_seq()
         await w.official.reply(card, "Thank you, we will look")
-        await card_shows(w.official, card, "taken by Oleg Official")
+        await w.official.card_shows(card, "taken by Oleg Official")
         await w.official.reply(card, "The roofer comes tomorrow")
         await resident.quiet(since, 1.0)
         edits = [m for m in await w.client.sent(chat_id=STAFF_CHAT, since=since) if m["method"].startswith("edit")]

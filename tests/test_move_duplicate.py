@@ -19,7 +19,6 @@ from tests.harness import (
     photo_bytes,
     shown,
     text_of,
-    wait_until,
     world,
 )
 from tests.redis_ns import REDIS_URL
@@ -42,19 +41,6 @@ async def send_report(
     await resident.press(summary, "Send")
     count = 1 if len(photos) == 1 else len(photos) + 1
     return await w.client.wait_sent(chat_id=chat, since=since, count=count, timeout=10, method=SENDS)
-
-
-async def card_shows(member: StaffMember, card: dict[str, Any], *texts: str) -> dict[str, Any]:
-    """Wait until the card (edited in place) shows every text; return it as it is then."""
-    now: dict[str, Any] = {}
-
-    async def check() -> bool:
-        nonlocal now
-        now = await member.card(card["message_id"])
-        return all(t in shown(now) for t in texts)
-
-    await wait_until(check, f"the card shows {texts}")
-    return now
 
 
 def due_of(card: dict[str, Any]) -> str:
@@ -80,7 +66,7 @@ async def test_move_changes_the_category_and_tells_the_resident_only_a_new_answe
         since = await resident.mark()
         [moved] = await w.official.reply(card, "/move 2")
         assert "moved to Housing and utilities" in text_of(moved)
-        now = await card_shows(w.official, card, "Report #1 · Housing and utilities")
+        now = await w.official.card_shows(card, "Report #1 · Housing and utilities")
         due_after = due_of(now)
         assert due_after != due_before and due_after in text_of(moved)
         assert set(buttons(now)) == OPEN_BUTTONS
@@ -93,7 +79,7 @@ async def test_move_changes_the_category_and_tells_the_resident_only_a_new_answe
         since = await other.mark()
         [moved] = await w.official.reply(card2, "/move 3")
         assert "moved to Yards and landscaping" in text_of(moved) and "answer time" not in text_of(moved)
-        now = await card_shows(w.official, card2, "Report #2 · Yards and landscaping")
+        now = await w.official.card_shows(card2, "Report #2 · Yards and landscaping")
         assert due_of(now) == due_of(card2)
         assert await other.quiet(since) == []
 
@@ -125,7 +111,7 @@ async def test_move_into_a_department_chat_posts_the_card_and_photos_there(tmp_p
         assert "Hot water pipe burst under the road" in text_of(new_card)
         assert set(buttons(new_card)) == OPEN_BUTTONS
 
-        old = await card_shows(w.official, card, "Moved to Housing and utilities")
+        old = await w.official.card_shows(card, "Moved to Housing and utilities")
         assert buttons(old) == {}
         # Equal answer times: the resident is not bothered with the move.
         assert await resident.inbox(since) == []
@@ -136,7 +122,7 @@ async def test_move_into_a_department_chat_posts_the_card_and_photos_there(tmp_p
         assert "sent to the resident" in text_of(ack)
         [answer] = await resident.wait(since)
         assert "The pipe is closed off; repair tomorrow" in text_of(answer)
-        await card_shows(plumber, new_card, "taken by Pavel Plumber")
+        await plumber.card_shows(new_card, "taken by Pavel Plumber")
         [history] = await plumber.reply(photos[1], "/history")
         assert "moved to another category: Roads → Housing and utilities" in text_of(history)
 
@@ -156,9 +142,9 @@ async def test_a_duplicate_gets_the_answers_of_the_report_that_covers_it(
         assert "#2 is marked as a duplicate of #1" in text_of(linked)
         [told] = await second.wait(since)
         assert "#2 is about the same problem as report #1" in text_of(told)
-        now = await card_shows(w.official, card2, "Status: Duplicate", "Duplicate of #1")
+        now = await w.official.card_shows(card2, "Status: Duplicate", "Duplicate of #1")
         assert set(buttons(now)) == {"History"}
-        now = await card_shows(w.official, card1, "Residents waiting on it (duplicates): 1")
+        now = await w.official.card_shows(card1, "Residents waiting on it (duplicates): 1")
         assert set(buttons(now)) == OPEN_BUTTONS
 
         # Neither itself nor a closed report.
@@ -188,7 +174,7 @@ async def test_a_duplicate_gets_the_answers_of_the_report_that_covers_it(
         assert "Pothole patched" in text_of(theirs)
         assert await w.client.file_bytes(theirs["photo_file_ids"][-1]) == after
         assert await w.client.file_bytes(mine["photo_file_ids"][-1]) == after
-        await card_shows(w.official, card1, "Status: Resolved")
+        await w.official.card_shows(card1, "Status: Resolved")
 
         # A duplicate must point to an open report.
         [card3] = await send_report(w, third, "Pothole on Lenina again", [photo_bytes(33)])
@@ -202,7 +188,7 @@ async def test_a_duplicate_gets_the_answers_of_the_report_that_covers_it(
         assert "#2 is reopened" in text_of(reopened)
         [told] = await second.wait(since)
         assert "#2 is reopened" in text_of(told)
-        now = await card_shows(w.official, card2, "Status: Reopened")
+        now = await w.official.card_shows(card2, "Status: Reopened")
         assert "Duplicate of" not in shown(now)
         since = await second.mark()
         await w.official.reply(card1, "The patch will be checked in a week")
