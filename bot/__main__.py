@@ -31,10 +31,10 @@ def main() -> int:
     level = logging.getLogger().level
     logging.getLogger("vkbottle").setLevel(max(logging.INFO, level))
     logging.getLogger("aiogram.event").setLevel(level if level <= logging.DEBUG else logging.WARNING)
-    from aiogram.exceptions import TelegramUnauthorizedError
 
     from bot.app import install_signal_handlers, run
     from bot.delivery.local import AnotherWorker
+    from handlers.telegram.client import TokenRejected
 
     async def main_async() -> None:
         stop = asyncio.Event()
@@ -43,7 +43,7 @@ def main() -> int:
 
     try:
         asyncio.run(main_async())
-    except TelegramUnauthorizedError:
+    except TokenRejected:
         print("Configuration error: TELEGRAM_TOKEN was rejected by the Telegram API.", file=sys.stderr)
         return 2
     except AnotherWorker:

@@ -12,12 +12,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from aiogram import Bot
-from aiogram.client.default import DefaultBotProperties
-from aiogram.client.telegram import TelegramAPIServer
-from aiogram.enums import ParseMode
-from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats, LinkPreviewOptions
-
 from bot.core.config import CoreConfig, utc_now
 from bot.core.locks import Locks
 from bot.core.models import ChatRef, Messenger
@@ -30,11 +24,13 @@ from bot.delivery.worker import DeliveryWorker, Sender
 from bot.settings import Settings
 from bot.text.i18n import Locales
 from handlers.telegram import build_intake
+from handlers.telegram.client import TelegramBot, set_commands
+from handlers.telegram.client import make_bot as make_telegram_bot
 from handlers.telegram.compose import TelegramComposer
 from handlers.telegram.polling import UpdatePoller
 from handlers.telegram.probe import TelegramProbe
 from handlers.telegram.sender import TelegramSender
-from handlers.telegram.session import JsonSession, json_session
+from handlers.telegram.session import json_session
 from handlers.telegram.webhook import serve_webhook
 from handlers.vk import VkAdapter, VkSender
 from handlers.vk import make_api as make_vk_api
@@ -51,15 +47,10 @@ log = logging.getLogger(__name__)
 REDIS_CONNECTIONS = 64
 
 
-def make_bot(settings: Settings) -> Bot:
-    """The aiogram Bot, pointed at TELEGRAM_API_URL, sending HTML without link previews."""
+def make_bot(settings: Settings) -> TelegramBot:
+    """The Telegram bot of these settings, pointed at TELEGRAM_API_URL."""
     assert settings.telegram_token is not None
-    session = JsonSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
-    return Bot(
-        settings.telegram_token,
-        session=session,
-        default=DefaultBotProperties(parse_mode=ParseMode.HTML, link_preview=LinkPreviewOptions(is_disabled=True)),
-    )
+    return make_telegram_bot(settings.telegram_token, settings.telegram_api_url)
 
 
 def report_lanes(settings: Settings) -> bool:
@@ -87,21 +78,6 @@ def budget_config(settings: Settings) -> BudgetConfig:
         telegram_global_per_second=settings.telegram_global_per_second,
         vk_per_second=settings.vk_per_second,
     )
-
-
-async def _set_commands(bot: Bot, locales: Locales) -> None:
-    """The command menu residents see, in both languages."""
-    for language in ("ru", "en"):
-        _ = locales.get(language)
-        commands = [
-            BotCommand(command="new", description=_("New report")),
-            BotCommand(command="my", description=_("My reports")),
-            BotCommand(command="cancel", description=_("Drop the draft")),
-            BotCommand(command="help", description=_("How it works")),
-        ]
-        await bot.set_my_commands(
-            commands, scope=BotCommandScopeAllPrivateChats(), language_code=None if language == "ru" else language
-        )
 
 
 @dataclass
@@ -221,7 +197,7 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
                 tasks.append(asyncio.create_task(relay.run(stop), name="relay"))
             if intake:
                 with contextlib.suppress(Exception):
-                    await _set_commands(bot, locales)
+                    await set_commands(bot, locales)
                 telegram = build_intake(bot, reception, archive, settings.album_wait_seconds)
                 if settings.webhook_url:
                     webhook = serve_webhook(

@@ -75,6 +75,12 @@ def test_storage_knows_no_messenger_and_no_delivery(path: Path) -> None:
     assert [m for m in crossing(path, forbidden) if not m.startswith("bot.delivery.budgets")] == []
 
 
+@pytest.mark.parametrize("path", files("bot"), ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_file_of_bot_uses_a_messenger_or_storage_library(path: Path) -> None:
+    # The wiring too chooses adapters and backends by the project's own modules, never the libraries under them.
+    assert crossing(path, (*MESSENGER_LIBRARIES, *STORAGE_LIBRARIES, "vkbottle")) == []
+
+
 def test_only_the_wiring_knows_every_adapter_and_backend() -> None:
     knowing = {
         str(p.relative_to(ROOT))
