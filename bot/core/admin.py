@@ -12,11 +12,11 @@ from typing import Protocol
 
 from bot.core.config import CoreConfig
 from bot.core.models import Category, ChatRef, Messenger
-from bot.core.replies import Reply
+from bot.core.replies import Reply, say
 from bot.core.routing import StaffRouting
 from bot.text.i18n import Gettext
 from bot.text.labels import category_name
-from bot.text.rich import Rich, bold, fill, lines
+from bot.text.rich import Rich, as_rich, bold, fill, lines
 from storage.base import CategoryStore, NotFound, RouteStore
 
 
@@ -84,13 +84,13 @@ class CategoryAdmin:
     async def handle(self, command: AdminCommand, _: Gettext) -> Reply:
         """Run an admin command and say what changed; refuse anyone who is not an administrator."""
         if not self.is_admin(command.user_id):
-            return _say(_("Only administrators can change categories."))
+            return say(_("Only administrators can change categories."))
         args = command.args.strip()
         number, _sep, rest = args.partition(" ")
         in_stranger_group = not command.private and not await self._routing.is_staff_chat(command.chat)
         if in_stranger_group and not (command.command == "category_chat" and number and not rest.strip()):
             # Nothing here for strangers' eyes: not even the list of categories and their routes.
-            return _say(_("Administrators' commands work in a private chat with the bot and in the staff chats."))
+            return say(_("Administrators' commands work in a private chat with the bot and in the staff chats."))
         try:
             if command.command == "categories":
                 return await self._list(_)
@@ -116,7 +116,7 @@ class CategoryAdmin:
         except _Usage as usage:
             return Reply(usage.text)
         except NotFound:
-            return _say(_("There is no category with this number. See /categories."))
+            return say(_("There is no category with this number. See /categories."))
         return Reply(lines(_("Category changed:"), self._line(category, _)))
 
     async def _route(self, category_id: int, raw: str, group: ChatRef | None, _: Gettext) -> Reply:
@@ -229,13 +229,9 @@ class CategoryAdmin:
         return int(value)
 
 
-def _say(text: str) -> Reply:
-    return Reply(Rich() + text)
-
-
 class _Usage(Exception):
     """A command was given wrong arguments; the message says how to use it."""
 
     def __init__(self, text: Rich | str) -> None:
         super().__init__("usage")
-        self.text = text if isinstance(text, Rich) else Rich() + text
+        self.text = as_rich(text)

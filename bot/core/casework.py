@@ -20,13 +20,13 @@ from bot.core.locks import Locks
 from bot.core.models import Button, Buttons, ChatRef, EventKind, Official, Report, ResidentProfile, Status
 from bot.core.outbox import OutboxMessage
 from bot.core.posting import Posting
-from bot.core.replies import Reply
+from bot.core.replies import Reply, say
 from bot.core.routing import StaffRouting
 from bot.text.cards import history_text
 from bot.text.formatting import moment
-from bot.text.i18n import Gettext
+from bot.text.i18n import Gettext, mark
 from bot.text.labels import category_name
-from bot.text.rich import Rich, bold, fill, lines
+from bot.text.rich import Rich, RichLike, as_rich, bold, fill, lines
 from storage.base import AlreadyApplied, Conflict, Pending, Storage
 
 STAFF_TEXT_MAX = 3000
@@ -38,7 +38,7 @@ class Refused(Exception):
 
     def __init__(self, text: Rich | str) -> None:
         super().__init__("refused")
-        self.text = text if isinstance(text, Rich) else Rich() + text
+        self.text = as_rich(text)
 
 
 @dataclass
@@ -151,23 +151,39 @@ class Casework:
 
         return buttons
 
-    async def _to_duplicates(
-        self, report: Report, text: Callable[[Gettext, Report], Rich], photos: tuple[str, ...] = ()
+    async def _news(
+        self,
+        report: Report,
+        own: str,
+        covering: str,
+        rest: Callable[[Gettext], list[RichLike]],
+        photos: tuple[str, ...] = (),
     ) -> list[OutboxMessage]:
-        """The same news for the residents whose reports wait on this one as duplicates (each once)."""
-        messages: list[OutboxMessage] = []
+        """News of the report for its resident and for each resident whose report waits on it as a duplicate.
+
+        `own` and `covering` are catalog texts (marked, translated here in each reader's language): the headline for
+        the report's resident ({number}) and for a duplicate's ({original}, {number}); `rest` the lines under it.
+        Each message carries the button to write back about the reader's own report.
+        """
+
+        def message(reader: Report) -> Callable[[Gettext], Rich]:
+            def render(r_: Gettext) -> Rich:
+                if reader.id == report.id:
+                    header = fill(r_(own), number=report.id)
+                else:
+                    header = fill(r_(covering), original=report.id, number=reader.id)
+                return lines(header, *rest(r_))
+
+            return render
+
+        messages = await self._posting.to_resident(report, message(report), photos, self._about_button(report))
         told = {report.resident}
         for duplicate in await self._storage.duplicates_of(report.id):
-            if duplicate.resident in told:
-                continue
-            told.add(duplicate.resident)
-
-            def render(r_: Gettext, d: Report = duplicate) -> Rich:
-                return text(r_, d)
-
-            messages += await self._posting.to_resident(
-                duplicate, render, photos, self._about_button(duplicate), resident=duplicate.resident
-            )
+            if duplicate.resident not in told:
+                told.add(duplicate.resident)
+                messages += await self._posting.to_resident(
+                    duplicate, message(duplicate), photos, self._about_button(duplicate)
+                )
         return messages
 
     # Officials' actions
@@ -216,7 +232,7 @@ class Casework:
         _ = self._
         text = text.strip()
         if not text and not photos:
-            return Reply(Rich() + _("The answer is empty. Write the text of the answer in your reply."))
+            return say(_("The answer is empty. Write the text of the answer in your reply."))
         if error := self._too_long(text):
             return error
         actor = Actor(official.author, official.name)
@@ -229,20 +245,13 @@ class Casework:
                 report, EventKind.ANSWERED, actor, self._clock(), text=text, source=source, photos=photos, **fields
             )
 
-            def to_resident(r_: Gettext) -> Rich:
-                header = fill(r_("Answer to your report #{number}:"), number=report.id)
-                return lines(header, "", text) if text else header
-
-            def to_duplicate(r_: Gettext, d: Report) -> Rich:
-                header = fill(
-                    r_("Answer to report #{original}, which covers your report #{number}:"),
-                    original=report.id,
-                    number=d.id,
-                )
-                return lines(header, "", text) if text else header
-
-            outbox = await self._posting.to_resident(report, to_resident, photos, self._about_button(report))
-            outbox += await self._to_duplicates(report, to_duplicate, photos)
+            outbox = await self._news(
+                report,
+                mark("Answer to your report #{number}:"),
+                mark("Answer to report #{original}, which covers your report #{number}:"),
+                lambda r_: ["", text] if text else [],
+                photos,
+            )
             outbox += await self._edit(report, step.after)
             reply = fill(_("Answer to report #{number} sent to the resident."), number=report.id)
             return Outcome([step], outbox, reply)
@@ -256,7 +265,7 @@ class Casework:
         _ = self._
         text = text.strip()
         if not text:
-            return Reply(Rich() + _("Write what was done: /resolve TEXT, ideally as the caption of the after photo."))
+            return say(_("Write what was done: /resolve TEXT, ideally as the caption of the after photo."))
         if error := self._too_long(text):
             return error
         if not photos:
@@ -281,10 +290,6 @@ class Casework:
             )
         return await self._resolve(report_id, Actor(official.author, official.name), text, photos)
 
-    async def take_pending(self, pending_id: int, chat: ChatRef) -> Pending | None:
-        """The resolution waiting for this confirmation in this chat (removed: a question is answered once)."""
-        return await self._storage.take_pending(pending_id, chat)
-
     async def resolve_pending(self, pending: Pending, official: Official) -> Reply:
         """The official confirmed a resolution without a photo."""
         return await self._resolve(pending.report_id, Actor(official.author, official.name), pending.text, ())
@@ -295,23 +300,11 @@ class Casework:
         async def act(report: Report) -> Outcome:
             self._must_be_open(report)
             step = change(report, EventKind.RESOLVED, actor, self._clock(), text=text, photos=photos)
-            outbox = await self._posting.to_resident(
+            outbox = await self._news(
                 report,
-                lambda r_: lines(fill(r_("Your report #{number} is resolved."), number=report.id), "", text),
-                photos,
-                self._about_button(report),
-            )
-            outbox += await self._to_duplicates(
-                report,
-                lambda r_, d: lines(
-                    fill(
-                        r_("Report #{original}, which covers your report #{number}, is resolved."),
-                        original=report.id,
-                        number=d.id,
-                    ),
-                    "",
-                    text,
-                ),
+                mark("Your report #{number} is resolved."),
+                mark("Report #{original}, which covers your report #{number}, is resolved."),
+                lambda r_: ["", text],
                 photos,
             )
             outbox += await self._edit(report, step.after)
@@ -325,7 +318,7 @@ class Casework:
         _ = self._
         reason = reason.strip()
         if not reason:
-            return Reply(Rich() + _("Give the reason: /reject REASON, as a reply to the card."))
+            return say(_("Give the reason: /reject REASON, as a reply to the card."))
         if error := self._too_long(reason):
             return error
         actor = Actor(official.author, official.name)
@@ -333,24 +326,11 @@ class Casework:
         async def act(report: Report) -> Outcome:
             self._must_be_open(report)
             step = change(report, EventKind.REJECTED, actor, self._clock(), text=reason)
-            outbox = await self._posting.to_resident(
+            outbox = await self._news(
                 report,
-                lambda r_: lines(
-                    fill(r_("Your report #{number} was rejected."), number=report.id),
-                    fill(r_("Reason: {reason}"), reason=reason),
-                ),
-                buttons=self._about_button(report),
-            )
-            outbox += await self._to_duplicates(
-                report,
-                lambda r_, d: lines(
-                    fill(
-                        r_("Report #{original}, which covers your report #{number}, was rejected."),
-                        original=report.id,
-                        number=d.id,
-                    ),
-                    fill(r_("Reason: {reason}"), reason=reason),
-                ),
+                mark("Your report #{number} was rejected."),
+                mark("Report #{original}, which covers your report #{number}, was rejected."),
+                lambda r_: [fill(r_("Reason: {reason}"), reason=reason)],
             )
             outbox += await self._edit(report, step.after)
             reply = fill(_("Report #{number} is rejected; the resident is notified."), number=report.id)
@@ -447,7 +427,7 @@ class Casework:
         _ = self._
         actor = Actor(official.author, official.name)
         if original_id == report_id:
-            return Reply(Rich() + _("A report cannot be a duplicate of itself."), alert=True)
+            return say(_("A report cannot be a duplicate of itself."), alert=True)
 
         async def act(report: Report) -> Outcome:
             self._must_be_open(report)

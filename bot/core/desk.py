@@ -19,7 +19,7 @@ from bot.core.casework import Casework
 from bot.core.config import Clock
 from bot.core.models import ChatRef, Official, Report
 from bot.core.replied import Replied, report_of
-from bot.core.replies import Reply
+from bot.core.replies import Reply, say
 from bot.core.routing import StaffRouting
 from bot.text.i18n import Gettext
 from bot.text.labels import category_name
@@ -86,9 +86,6 @@ class Desk:
         """Whether officials work in this chat (the default staff chat or a department chat)."""
         return await self._routing.is_staff_chat(chat)
 
-    def _say(self, text: str) -> list[Reply]:
-        return [Reply(Rich() + text)]
-
     async def handle_message(self, message: StaffMessage) -> list[Reply]:
         """What the bot answers an official's message in a staff chat (nothing, for officials talking)."""
         _ = self._
@@ -96,31 +93,31 @@ class Desk:
         if command == "help":
             return [self.help()]
         if command in RESIDENT_COMMANDS:
-            return self._say(_("This command works in a private chat with the bot."))
+            return [say(_("This command works in a private chat with the bot."))]
         if command is not None and command not in REPORT_COMMANDS:
             if message.replied is None or not message.replied.from_bot:
-                return self._say(_("Unknown command. /help lists the officials' commands."))
-            return self._say(_("Unknown command. Use /resolve TEXT or /reject REASON; /help lists the others."))
+                return [say(_("Unknown command. /help lists the officials' commands."))]
+            return [say(_("Unknown command. Use /resolve TEXT or /reject REASON; /help lists the others."))]
         if command is None and (message.replied is None or not message.replied.from_bot):
             return []  # officials talking to each other
         if command is None and message.other:
-            return self._say(_("Only text and photos can be sent to a resident."))
+            return [say(_("Only text and photos can be sent to a resident."))]
         report = await self._target(message)
         if isinstance(report, Reply):
             return [report]
         if message.photos_failed:
-            return self._say(_("Could not receive the photo; please send it again."))
+            return [say(_("Could not receive the photo; please send it again."))]
         return [await self._act(message, report)]
 
     async def _target(self, message: StaffMessage) -> Report | Reply:
         """The report the message acts on, or why there is none it may act on."""
         _ = self._
         if message.replied is None:
-            return Reply(Rich() + _("Send this as a reply to the report's card."))
+            return say(_("Send this as a reply to the report's card."))
         report_id = await report_of(self._storage, message.chat, message.replied, self._clock)
         report = await self._storage.get_report(report_id) if report_id is not None else None
         if report is None:
-            return Reply(Rich() + _("This message is not a report card. Reply to the card of a report."))
+            return say(_("This message is not a report card. Reply to the card of a report."))
         if not self._routing.may_act(message.chat, report):
             return Reply(self._elsewhere(report))
         return report
@@ -158,9 +155,8 @@ class Desk:
             case "duplicate":
                 number = message.args.strip().lstrip("#")
                 if not number.isdigit() or len(number) > 9:
-                    return Reply(
-                        Rich()
-                        + _("Write /duplicate NUMBER (the report that covers the same problem) as a reply to the card.")
+                    return say(
+                        _("Write /duplicate NUMBER (the report that covers the same problem) as a reply to the card.")
                     )
                 return await work.duplicate(report.id, official, int(number))
         raise AssertionError(message.command)
@@ -174,7 +170,7 @@ class Desk:
     async def handle_press(self, press: StaffPress) -> PressAnswer:
         """What a button press under a message of the bot's in a staff chat does."""
         _ = self._
-        invalid = PressAnswer([Reply(Rich() + _("This button is no longer valid."), alert=True)])
+        invalid = PressAnswer([say(_("This button is no longer valid."), alert=True)])
         action = actions.parse_staff(press.data)
         if action is None or action.arg is None:
             return invalid
@@ -203,12 +199,12 @@ class Desk:
     async def _pending(self, press: StaffPress, verb: str, pending_id: int) -> PressAnswer:
         """The answer to "resolve without a photo?", from the chat that was asked."""
         _ = self._
-        pending = await self._casework.take_pending(pending_id, press.chat)
+        pending = await self._storage.take_pending(pending_id, press.chat)
         if pending is None:
-            return PressAnswer([Reply(Rich() + _("This question was already answered."), alert=True)])
+            return PressAnswer([say(_("This question was already answered."), alert=True)])
         if verb == "rnc":
             not_resolved = _("Not resolved. Reply to the card with /resolve and an after photo.")
-            return PressAnswer([Reply(Rich() + not_resolved)], True)
+            return PressAnswer([say(not_resolved)], True)
         report = await self._storage.get_report(pending.report_id)
         if report is not None and not self._routing.may_act(press.chat, report):
             return PressAnswer([Reply(self._elsewhere(report), alert=True)], True)

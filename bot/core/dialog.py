@@ -22,14 +22,14 @@ from bot.core.models import Button, Buttons, Category, Draft, Location, Piece, R
 from bot.core.outbox import OutboxMessage
 from bot.core.posting import Posting
 from bot.core.replied import Replied
-from bot.core.replies import Reply
+from bot.core.replies import Reply, say
 from bot.core.routing import StaffRouting
 from bot.core.turns import ChatTurns, Turn
 from bot.text.cards import CardFacts
 from bot.text.formatting import moment, place, shorten
 from bot.text.i18n import Gettext, Locales
 from bot.text.labels import category_name, status_label
-from bot.text.rich import Rich, bold, fill, join, lines
+from bot.text.rich import Rich, as_rich, bold, fill, join, lines
 from storage.base import DraftStore, Effects, Storage
 
 DESCRIPTION_MAX = 2000
@@ -139,11 +139,6 @@ ResidentInput = (
 def menu_buttons(_: Gettext) -> Buttons:
     """The main menu."""
     return ((Button(_("New report"), actions.NEW), Button(_("My reports"), actions.MY)),)
-
-
-def say(text: str | Rich, buttons: Buttons = (), alert: bool = False) -> Reply:
-    """A reply of plain text (or rich text)."""
-    return Reply(text if isinstance(text, Rich) else Rich() + text, buttons, alert)
 
 
 class ResidentDialog:
@@ -328,7 +323,7 @@ class ResidentDialog:
     @staticmethod
     def _check(text: str, limit: int, _: Gettext) -> Rich | None:
         if len(text) < TEXT_MIN:
-            return Rich() + _("This is too short. Please write a few words.")
+            return as_rich(_("This is too short. Please write a few words."))
         if len(text) > limit:
             return fill(
                 _("This is too long: {length} characters, at most {limit}. Please shorten it."),

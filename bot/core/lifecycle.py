@@ -59,11 +59,6 @@ def next_status(status: Status, kind: EventKind) -> Status:
         raise InvalidTransition(status, kind) from None
 
 
-def allowed(status: Status, kind: EventKind) -> bool:
-    """Whether `kind` may happen in `status`."""
-    return (status, kind) in _TRANSITIONS
-
-
 @dataclass(frozen=True, slots=True)
 class Actor:
     """Who causes a change: an author key for the history and the display name at the time."""

@@ -51,9 +51,14 @@ class Posting:
         profile = await self._storage.get_resident(resident)
         return self._locales.get(profile.language if profile else DEFAULT_LANGUAGE)
 
-    def resident_message(self, report: Report, text: Rich) -> list[OutboxMessage]:
-        """A message about `report` to its resident, written already in their language; linked to the report."""
-        message = Outgoing(text, report_id=report.id, link_to_report=True, priority=PRIORITY_RESIDENT)
+    def resident_message(
+        self, report: Report, text: Rich, photos: tuple[str, ...] = (), buttons: Buttons = ()
+    ) -> list[OutboxMessage]:
+        """A message about `report` to its resident, written already in their language.
+
+        Linked to the report, so the resident's reply to it adds to the report.
+        """
+        message = Outgoing(text, photos, buttons, report_id=report.id, link_to_report=True, priority=PRIORITY_RESIDENT)
         return self.to_chat(report.resident.chat, message)
 
     async def to_resident(
@@ -62,23 +67,10 @@ class Posting:
         text: Callable[[Gettext], Rich],
         photos: tuple[str, ...] = (),
         buttons: Callable[[Gettext], Buttons] | None = None,
-        resident: ResidentRef | None = None,
     ) -> list[OutboxMessage]:
-        """A message about `report` to its resident (or to `resident`), written in their language.
-
-        Linked to the report, so the resident's reply to it adds to the report.
-        """
-        to = resident or report.resident
-        r_ = await self.language_of(to)
-        message = Outgoing(
-            text(r_),
-            photos,
-            buttons(r_) if buttons else (),
-            report_id=report.id,
-            link_to_report=True,
-            priority=PRIORITY_RESIDENT,
-        )
-        return self.to_chat(to.chat, message)
+        """`resident_message` in the resident's language (looked up), the text and buttons rendered in it."""
+        r_ = await self.language_of(report.resident)
+        return self.resident_message(report, text(r_), photos, buttons(r_) if buttons else ())
 
     def to_staff(
         self,
@@ -115,9 +107,21 @@ class Posting:
 
     def card_messages(self, facts: CardFacts, chat: ChatRef, note: Rich | None = None) -> list[OutboxMessage]:
         """The card of `facts.report` with its photos in `chat`."""
+        return self.to_chat(chat, self._card(facts, note))
+
+    async def card_edit(
+        self, report: Report, chat: ChatRef | None = None, moved_to: int | None = None, waiting: int | None = None
+    ) -> list[OutboxMessage]:
+        """The edit that makes the report's card in its staff chat (or `chat`) show the report as it is now."""
+        target = chat or self._routing.chat_of(report)
+        card = self._card(await self.facts(report, moved_to, waiting))
+        return [self._composers[target.messenger].edit(target.chat_id, card)]
+
+    def _card(self, facts: CardFacts, note: Rich | None = None) -> Outgoing:
+        """A report's card: its text (under `note`, if given), its photos and the buttons that make sense now."""
         _ = self.staff_
         text = card_text(facts, _, self._config.tz)
-        message = Outgoing(
+        return Outgoing(
             lines(note, "", text) if note else text,
             facts.report.photos,
             card_buttons(facts, _),
@@ -126,21 +130,3 @@ class Posting:
             role=Role.CARD,
             priority=PRIORITY_STAFF,
         )
-        return self.to_chat(chat, message)
-
-    async def card_edit(
-        self, report: Report, chat: ChatRef | None = None, moved_to: int | None = None, waiting: int | None = None
-    ) -> list[OutboxMessage]:
-        """The edit that makes the report's card in its staff chat (or `chat`) show the report as it is now."""
-        facts = await self.facts(report, moved_to, waiting)
-        _ = self.staff_
-        card = Outgoing(
-            card_text(facts, _, self._config.tz),
-            report.photos,
-            card_buttons(facts, _),
-            report_id=report.id,
-            role=Role.CARD,
-            priority=PRIORITY_STAFF,
-        )
-        target = chat or self._routing.chat_of(report)
-        return [self._composers[target.messenger].edit(target.chat_id, card)]

@@ -8,7 +8,7 @@ from typing import Protocol
 
 from bot.core.models import Buttons, Messenger
 from bot.core.outbox import OutboxMessage, Role
-from bot.text.rich import Rich
+from bot.text.rich import Rich, RichLike, as_rich
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,6 +18,11 @@ class Reply:
     text: Rich
     buttons: Buttons = ()
     alert: bool = False
+
+
+def say(text: RichLike, buttons: Buttons = (), alert: bool = False) -> Reply:
+    """A reply of plain or rich text."""
+    return Reply(as_rich(text), buttons, alert)
 
 
 @dataclass(frozen=True, slots=True)

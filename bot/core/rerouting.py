@@ -27,7 +27,7 @@ from bot.core.posting import Posting
 from bot.core.replies import Outgoing
 from bot.core.routing import StaffRouting
 from bot.text.labels import category_name
-from bot.text.rich import Rich, bold, fill, join
+from bot.text.rich import Rich, as_rich, bold, fill, join
 from storage.base import BrokenChat, Storage
 
 log = logging.getLogger(__name__)
@@ -77,7 +77,7 @@ class Rerouting:
             if report is not None and report.staff_chat == message.chat and message.chat != default:
                 # Filed for this chat after it broke (by a route read a moment before): not lost, the default has it.
                 category = await self._storage.get_category(report.category_id)
-                note = self._note(message.chat, Rich() + category_name(category, self._posting.staff_), broken.reason)
+                note = self._note(message.chat, as_rich(category_name(category, self._posting.staff_)), broken.reason)
                 step = change(
                     report,
                     EventKind.REROUTED,
@@ -169,7 +169,7 @@ class Rerouting:
         default = self._routing.default_chat
         categories = await self._storage.list_categories(include_hidden=True)
         routed = [c for c in categories if c.staff_chat_id == chat.chat_id]
-        names = join(", ", [category_name(c, _) for c in routed]) if routed else Rich() + "—"
+        names = join(", ", [category_name(c, _) for c in routed]) if routed else as_rich("—")
         note = self._note(chat, names, reason)
         changes: list[Change] = []
         messages: list[OutboxMessage] = []
@@ -191,7 +191,6 @@ class Rerouting:
         messages += self._to_admins(warning)
         if await self._storage.break_chat(BrokenChat(chat, reason, now), changes, messages):
             log.warning("department chat %s refuses the bot; its reports moved to the default staff chat", chat.chat_id)
-        self._routing.invalidate()
         await self._routing.refresh(force=True)
 
     def _note(self, chat: ChatRef, categories: Rich, reason: str) -> Rich:

@@ -6,7 +6,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from bot.core.models import Location
-from bot.text.rich import Rich, join, link
+from bot.text.rich import Rich, as_rich, join, link
 
 
 def moment(at: datetime, tz: ZoneInfo) -> str:
@@ -29,7 +29,7 @@ def place(location: Location) -> Rich:
     url = map_url(location)
     if url is not None:
         parts.append(link(f"{location.latitude:.5f}, {location.longitude:.5f}", url))
-    return join(" · ", parts) if parts else Rich() + "—"
+    return join(" · ", parts) if parts else as_rich("—")
 
 
 def shorten(text: str, limit: int) -> str:

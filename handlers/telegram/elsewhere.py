@@ -6,8 +6,7 @@ from aiogram import Router
 from aiogram.types import CallbackQuery, Message
 
 from bot.core.reception import Reception
-from bot.core.replies import Reply
-from bot.text.rich import Rich
+from bot.core.replies import say
 from handlers.telegram.keyboards import Answer, press_calls, reply_calls
 from handlers.telegram.predicates import is_command
 
@@ -16,13 +15,13 @@ async def on_command_elsewhere(message: Message, reception: Reception) -> Answer
     """Commands in a chat where the bot does not work."""
     _ = reception.locales.get(reception.config.staff_language)
     text = _("I work in a private chat with residents and in the staff chat of officials only.")
-    return reply_calls(message.chat.id, [Reply(Rich() + text)], reply_to=message.message_id)[0]
+    return reply_calls(message.chat.id, [say(text)], reply_to=message.message_id)[0]
 
 
 async def on_stray_press(callback: CallbackQuery, reception: Reception) -> Answer:
     """A press no router took: a forged or stale button."""
     _ = reception.locales.get(reception.config.staff_language)
-    invalid = Reply(Rich() + _("This button is no longer valid."), alert=True)
+    invalid = say(_("This button is no longer valid."), alert=True)
     return press_calls(callback.id, callback.from_user.id, [invalid])[0]
 
 
