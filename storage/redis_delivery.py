@@ -45,10 +45,8 @@ class RedisDelivery:
 
     async def mark_sent(self, message: OutboxMessage, message_ids: Sequence[int]) -> None:
         """Link the card to its report first: a crash before the ack repeats the post, never orphans it."""
-        if message.report_id is not None and message_ids:
-            card = message.card(message_ids)
-            if message.link_to_report or card is not None:
-                await self._records.link_messages(message.chat, message_ids, message.report_id, card)
+        if (links := message.links(message_ids)) is not None:
+            await self._records.link_messages(message.chat, message_ids, *links)
         await self.queue.mark_sent(message, message_ids)
 
     async def mark_retry(self, message: OutboxMessage, at: datetime, error: str) -> None:

@@ -81,11 +81,8 @@ def message_of(row: Any) -> OutboxMessage:
 
 def link_sent(db: sqlite3.Connection, message: OutboxMessage, message_ids: Sequence[int]) -> None:
     """Link what a sent message made to its report, as it asked (its card, if it is one)."""
-    if message.report_id is None or not message_ids:
-        return
-    card = message.card(message_ids)
-    if message.link_to_report or card is not None:
-        records.link(db, message.chat, message_ids, message.report_id, card)
+    if (links := message.links(message_ids)) is not None:
+        records.link(db, message.chat, message_ids, *links)
 
 
 def claim_due(db: sqlite3.Connection, now: datetime, limit: int) -> list[OutboxMessage]:

@@ -72,6 +72,13 @@ class OutboxMessage:
             return None
         return Card(message_ids[-1], caption=self.kind is OutboxKind.PHOTO)
 
+    def links(self, message_ids: Sequence[int]) -> tuple[int, Card | None] | None:
+        """What to remember once sent as `message_ids`: the report they show and the card among them, if any."""
+        if self.report_id is None or not message_ids:
+            return None
+        card = self.card(message_ids)
+        return (self.report_id, card) if self.link_to_report or card is not None else None
+
     @property
     def to_group(self) -> bool:
         """Whether it goes to a Telegram group (a staff chat); residents write in private chats (positive ids)."""
