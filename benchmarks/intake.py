@@ -119,7 +119,7 @@ async def prepare(ctl: Control, i: int, photo_kb: int) -> Resident:
     description = await ctl.private_message(user, text=f"The streetlight at the bus stop is dark at night, case {uid}")
     address = await ctl.private_message(user, text=f"Mira avenue {i + 1}, by the pharmacy")
     photo = await ctl.private_message(user, photo_base64=base64.b64encode(make_photo(uid, photo_kb)).decode())
-    send = await ctl.callback_query(user, uid, question["message_id"], "r.send")
+    send = await ctl.callback_query(user, uid, question["message_id"], "r.agree")
     updates = [
         {"update_id": new["update_id"], "message": new["message"]},
         {"update_id": category["update_id"], "callback_query": category["callback_query"]},

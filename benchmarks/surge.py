@@ -242,7 +242,7 @@ async def main(args: argparse.Namespace) -> int:
         mark = await ctl.last_seq()
 
         t0 = time.time()
-        await bounded((ctl.callback_query(u, u["id"], welcome[u["id"]], "r.send") for u in users), 64)
+        await bounded((ctl.callback_query(u, u["id"], welcome[u["id"]], "r.agree") for u in users), 64)
         injected = time.time() - t0
         log(f"{n} presses injected in {injected:.2f}s; waiting for the cards (limits allow {bound:.0f}s at best)")
 

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from bot.core.config import CoreConfig, utc_now
+from bot.core.config import CoreConfig, Limits, PrivacyTerms, utc_now
 from bot.core.locks import Locks
 from bot.core.models import ChatRef, Messenger
+from bot.core.privacy import run_retention
 from bot.core.reception import Reception
 from bot.core.replies import Composer
 from bot.delivery.budgets import BudgetConfig, Budgets, SendBudgets
@@ -138,6 +139,16 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
         tz=ZoneInfo(settings.timezone),
         admin_ids=settings.admin_ids,
         default_answer_hours=settings.default_answer_hours,
+        privacy=PrivacyTerms(
+            operator_name=settings.operator_name,
+            operator_contact=settings.operator_contact,
+            notice_version=settings.privacy_notice_version,
+            retention_days=settings.retention_days,
+        ),
+        limits=Limits(
+            reports_per_day=settings.reports_per_day,
+            messages_per_minute=settings.messages_per_minute,
+        ),
     )
     composers: dict[Messenger, Composer] = {Messenger.TELEGRAM: TelegramComposer(), Messenger.VK: VkComposer()}
     bot = make_bot(settings)
@@ -160,6 +171,7 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
                 drafts=shared.drafts,
                 locks=shared.locks,
                 report_locks=shared.relay_locks,
+                photos=archive,
             )
             # One set of budgets for the worker's sends and the replies (shared through Redis when it is set; without
             # it an intake-only process counts its own replies, the worker process its own sends).
@@ -185,6 +197,8 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
                 if local:
                     await stack.enter_async_context(wake_listener(settings.database_path, worker.wake))
                 tasks.append(asyncio.create_task(worker.run(stop), name="delivery"))
+                retention = run_retention(reception.privacy, stop, settings.retention_check_seconds)
+                tasks.append(asyncio.create_task(retention, name="retention"))
             elif local:
                 wake_worker = WakeSender(settings.database_path)
                 stack.callback(wake_worker.close)

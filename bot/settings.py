@@ -40,6 +40,15 @@ class Settings(BaseSettings):
     bot_role: Literal["all", "intake", "worker"] = "all"
     redis_url: str | None = None
     redis_namespace: str = Field(default="priemnaya", pattern=r"^[A-Za-z0-9_.:-]{1,64}$")
+    # Personal data (152-FZ): who the operator is, the notice's version, how long personal data are kept.
+    operator_name: str | None = Field(default=None, max_length=300)
+    operator_contact: str | None = Field(default=None, max_length=300)
+    privacy_notice_version: int = Field(default=1, ge=1)
+    retention_days: int = Field(default=365, ge=0, le=36500)
+    retention_check_seconds: float = Field(default=60.0, gt=0, le=86400)
+    # Per-resident limits against floods (0 switches one off).
+    reports_per_day: int = Field(default=5, ge=0)
+    messages_per_minute: int = Field(default=30, ge=0)
     # Send budgets (0 switches one off); Telegram's and VK's published limits by default.
     telegram_group_per_minute: int = Field(default=20, ge=0)
     telegram_private_per_second: int = Field(default=1, ge=0)
@@ -83,6 +92,11 @@ class Settings(BaseSettings):
         if value is not None and not (0 < len(value) <= 256 and all(c.isalnum() or c in "_-" for c in value)):
             raise ValueError("1 to 256 characters: letters, digits, _ and -")
         return value
+
+    @field_validator("operator_name", "operator_contact")
+    @classmethod
+    def _blank_is_unset(cls, value: str | None) -> str | None:
+        return value.strip() or None if value is not None else None
 
     @field_validator("redis_url")
     @classmethod

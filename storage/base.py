@@ -12,6 +12,7 @@ from typing import Protocol, runtime_checkable
 
 from bot.core.lifecycle import Change
 from bot.core.models import (
+    Ban,
     Category,
     ChatRef,
     Draft,
@@ -66,6 +67,25 @@ class BrokenChat:
     reason: str
     at: datetime
     moved_to: ChatRef | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Gate:
+    """A resident's message counted at the door: this minute's count so far, or that they are banned."""
+
+    count: int
+    banned: bool
+    # Banned, and this is the first message since: the one time they are told.
+    first_notice: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ResidentRecord:
+    """What a card says of its resident: reports filed, how many rejected, and whether they are banned."""
+
+    filed: int
+    rejected: int
+    banned: bool
 
 
 class CategoryStore(Protocol):
@@ -191,6 +211,52 @@ class RouteStore(Protocol):
         ...
 
 
+class PrivacyStore(Protocol):
+    """Residents' consent, and erasing their personal data (at their request, or after the retention period)."""
+
+    async def consent(self, ref: ResidentRef) -> tuple[int, datetime] | None:
+        """The version of the notice the resident agreed to, and when; None if they have not."""
+        ...
+
+    async def save_consent(self, ref: ResidentRef, version: int, at: datetime) -> None: ...
+    async def reports_of(self, ref: ResidentRef) -> list[Report]:
+        """Every report of a resident, oldest first."""
+        ...
+
+    async def anonymise(
+        self, changes: Sequence[Change], outbox: Sequence[OutboxMessage] = (), forget: ResidentRef | None = None
+    ) -> list[str]:
+        """Atomically: apply the changes that erase reports' residents (Conflict if one lost a race), remove their
+        keys and own photos from the reports' history, queue the messages; with `forget`, also delete that
+        resident's profile, draft, consent, links and queued messages. Returns the photos no record uses any more."""
+        ...
+
+    async def closed_before(self, cutoff: datetime, limit: int) -> list[Report]:
+        """Reports closed before `cutoff` whose residents are not erased yet, the longest closed first."""
+        ...
+
+
+class GuardStore(Protocol):
+    """Flood counters and bans, kept in the database so restarts and several processes share them."""
+
+    async def gate(self, ref: ResidentRef, minute: int) -> Gate:
+        """Count a message of the resident in `minute` (minutes since the epoch), or say they are banned."""
+        ...
+
+    async def reports_since(self, ref: ResidentRef, since: datetime) -> int: ...
+    async def get_ban(self, ref: ResidentRef) -> Ban | None: ...
+    async def ban(self, ban: Ban, changes: Sequence[Change], outbox: Sequence[OutboxMessage]) -> bool:
+        """Atomically: keep the resident out, record the changes, queue the messages; False (nothing done) if
+        they were banned already."""
+        ...
+
+    async def unban(self, ref: ResidentRef, changes: Sequence[Change], outbox: Sequence[OutboxMessage]) -> bool:
+        """The reverse of `ban`; False (nothing done) if they were not banned."""
+        ...
+
+    async def resident_record(self, ref: ResidentRef) -> ResidentRecord: ...
+
+
 class OutboxStore(Protocol):
     """The durable delivery queue."""
 
@@ -259,6 +325,8 @@ class Storage(
     CardIndex,
     ReportStore,
     RouteStore,
+    PrivacyStore,
+    GuardStore,
     OutboxStore,
     OutboxSource,
     SendLog,

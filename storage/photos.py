@@ -12,7 +12,7 @@ import hashlib
 import os
 import re
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 MAX_PHOTO_BYTES = 20 * 1024 * 1024
@@ -108,3 +108,17 @@ class PhotoArchive:
     async def has(self, digest: str) -> bool:
         """Whether the photo is archived."""
         return await asyncio.to_thread(self.path_of(digest).exists)
+
+    async def erase(self, digests: Sequence[str]) -> None:
+        """Delete photos and the ids messengers gave them (a resident's data erased); missing ones are skipped."""
+        wanted = set(digests)
+        await asyncio.to_thread(self._erase, [d for d in wanted])
+        for key in [k for k in self._aliases if k[0] in wanted]:
+            del self._aliases[key]
+
+    def _erase(self, digests: list[str]) -> None:
+        for digest in digests:
+            path = self.path_of(digest)
+            for alias in path.parent.glob(f"{digest}.*"):
+                alias.unlink(missing_ok=True)
+            path.unlink(missing_ok=True)

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 from bot.core.lifecycle import Change
 from bot.core.models import (
+    Ban,
     Category,
     ChatRef,
     Draft,
@@ -26,8 +27,9 @@ from bot.core.models import (
 )
 from bot.core.outbox import Card, OutboxMessage
 from storage import sqlite_outbox as outbox
+from storage import sqlite_privacy as privacy
 from storage import sqlite_records as records
-from storage.base import UNSET, BrokenChat, EffectsFor, NotFound, Pending, Unset
+from storage.base import UNSET, BrokenChat, EffectsFor, Gate, NotFound, Pending, ResidentRecord, Unset
 from storage.defaults import DEFAULT_CATEGORIES
 from storage.sqlite_records import ts
 from storage.sqlite_thread import SqliteThread
@@ -460,6 +462,93 @@ class SqliteStorage:
                 return records.take_pending(db, pending_id, chat)
 
         return await self._run(work)
+
+    # Personal data and abuse
+
+    async def consent(self, ref: ResidentRef) -> tuple[int, datetime] | None:
+        """The version of the notice the resident agreed to, and when."""
+        return await self._run(lambda db: privacy.consent_at(db, ref))
+
+    async def save_consent(self, ref: ResidentRef, version: int, at: datetime) -> None:
+        """Record the resident's consent to a version of the notice."""
+
+        def work(db: sqlite3.Connection) -> None:
+            with _transaction(db):
+                privacy.save_consent(db, ref, version, at)
+
+        await self._run(work)
+
+    async def reports_of(self, ref: ResidentRef) -> list[Report]:
+        """Every report of a resident, oldest first."""
+        return await self._run(lambda db: privacy.reports_of(db, ref))
+
+    async def anonymise(
+        self, changes: Sequence[Change], outbox_: Sequence[OutboxMessage] = (), forget: ResidentRef | None = None
+    ) -> list[str]:
+        """Erase reports' residents (and, with `forget`, everything kept about that resident); see PrivacyStore."""
+        now = datetime.now(UTC)
+
+        def work(db: sqlite3.Connection) -> list[str]:
+            with _transaction(db):
+                freed = privacy.anonymise(db, changes, forget)
+                outbox.insert(db, outbox_, now, self.report_lanes)
+                return freed
+
+        return await self._run(work)
+
+    async def closed_before(self, cutoff: datetime, limit: int) -> list[Report]:
+        """Reports closed before `cutoff` whose residents are not erased yet."""
+        return await self._run(lambda db: privacy.closed_before(db, cutoff, limit))
+
+    async def gate(self, ref: ResidentRef, minute: int) -> Gate:
+        """Count a resident's message in this minute, or say they are banned (one unit of work per message)."""
+
+        def work(db: sqlite3.Connection) -> Gate:
+            with _transaction(db):
+                return privacy.gate(db, ref, minute)
+
+        # A power cut may forget a few counted messages: the light connection, like drafts.
+        return await self._run(work, self._light)
+
+    async def reports_since(self, ref: ResidentRef, since: datetime) -> int:
+        """How many reports the resident sent since `since`."""
+        return await self._run(lambda db: privacy.reports_since(db, ref, since))
+
+    async def get_ban(self, ref: ResidentRef) -> Ban | None:
+        """The resident's ban, if any."""
+        return await self._run(lambda db: privacy.get_ban(db, ref))
+
+    async def ban(self, ban: Ban, changes: Sequence[Change], outbox_: Sequence[OutboxMessage]) -> bool:
+        """Keep the resident out, recording the changes and queueing the messages; False if banned already."""
+        now = datetime.now(UTC)
+
+        def work(db: sqlite3.Connection) -> bool:
+            with _transaction(db):
+                if not privacy.ban(db, ban):
+                    return False
+                records.apply_changes(db, changes)
+                outbox.insert(db, outbox_, now, self.report_lanes)
+                return True
+
+        return await self._run(work)
+
+    async def unban(self, ref: ResidentRef, changes: Sequence[Change], outbox_: Sequence[OutboxMessage]) -> bool:
+        """Let the resident in again; False if they were not banned."""
+        now = datetime.now(UTC)
+
+        def work(db: sqlite3.Connection) -> bool:
+            with _transaction(db):
+                if not privacy.unban(db, ref):
+                    return False
+                records.apply_changes(db, changes)
+                outbox.insert(db, outbox_, now, self.report_lanes)
+                return True
+
+        return await self._run(work)
+
+    async def resident_record(self, ref: ResidentRef) -> ResidentRecord:
+        """Reports filed and rejected, and whether the resident is banned."""
+        return await self._run(lambda db: privacy.resident_record(db, ref))
 
     # Messages that show a report
 

@@ -91,7 +91,16 @@ def insert_report(db: sqlite3.Connection, report: Report, draft_key: str) -> Rep
             report.staff_chat.key if report.staff_chat else None,
         ),
     )
-    return report_of(cur.fetchone())
+    inserted = report_of(cur.fetchone())
+    note_photos(db, inserted.id, inserted.photos)
+    return inserted
+
+
+def note_photos(db: sqlite3.Connection, report_id: int, digests: Sequence[str]) -> None:
+    """Remember that a report uses these archived photos (so erasing one report never deletes another's)."""
+    db.executemany(
+        "INSERT OR IGNORE INTO photo_uses (digest, report_id) VALUES (?,?)", [(d, report_id) for d in digests]
+    )
 
 
 def report_by_draft(db: sqlite3.Connection, draft_key: str) -> Report | None:
@@ -120,6 +129,7 @@ def insert_events(db: sqlite3.Connection, events: Sequence[Event]) -> None:
                 json.dumps(list(event.photos)) if event.photos else None,
             ),
         )
+        note_photos(db, event.report_id, event.photos)
 
 
 def apply_changes(db: sqlite3.Connection, changes: Sequence[Change]) -> None:
@@ -127,9 +137,13 @@ def apply_changes(db: sqlite3.Connection, changes: Sequence[Change]) -> None:
     for change in changes:
         if change.before is not None:
             after = change.after
+            closing = after.status.closed and not change.before.status.closed
+            closed_at = ts(max(e.at for e in change.events)) if closing and change.events else None
             cur = db.execute(
                 "UPDATE reports SET status = ?, category_id = ?, answer_due_at = ?, staff_chat = ?, assignee = ?,"
-                " assignee_name = ?, duplicate_of = ?, follow_ups = ?, version = ? WHERE id = ? AND version = ?",
+                " assignee_name = ?, duplicate_of = ?, follow_ups = ?, version = ?, resident = ?, resident_name = ?,"
+                " photos = ?, closed_at = CASE WHEN ? THEN ? WHEN ? THEN closed_at ELSE NULL END"
+                " WHERE id = ? AND version = ?",
                 (
                     after.status.value,
                     after.category_id,
@@ -140,6 +154,12 @@ def apply_changes(db: sqlite3.Connection, changes: Sequence[Change]) -> None:
                     after.duplicate_of,
                     after.follow_ups,
                     after.version,
+                    after.resident.key,
+                    after.resident_name,
+                    json.dumps(list(after.photos)),
+                    closing,
+                    closed_at,
+                    after.status.closed,
                     after.id,
                     change.before.version,
                 ),

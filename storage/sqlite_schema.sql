@@ -38,7 +38,9 @@ CREATE TABLE IF NOT EXISTS reports (
     assignee_name TEXT,
     duplicate_of INTEGER REFERENCES reports(id),
     follow_ups INTEGER NOT NULL DEFAULT 0,
-    version INTEGER NOT NULL DEFAULT 0
+    version INTEGER NOT NULL DEFAULT 0,
+    -- When it was last closed (NULL while open): personal data go RETENTION_DAYS after it.
+    closed_at TEXT
 );
 CREATE INDEX IF NOT EXISTS reports_by_resident ON reports (resident, id);
 CREATE TABLE IF NOT EXISTS events (
@@ -112,3 +114,31 @@ CREATE TABLE IF NOT EXISTS sent_log (
     at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS sent_log_at ON sent_log (at);
+-- Residents' consent to the personal-data notice: which version, and when.
+CREATE TABLE IF NOT EXISTS consents (
+    resident TEXT PRIMARY KEY,
+    version INTEGER NOT NULL,
+    at TEXT NOT NULL
+) WITHOUT ROWID;
+-- Residents kept out by officials (kept after /forget: a ban must not be lifted by erasing oneself).
+CREATE TABLE IF NOT EXISTS bans (
+    resident TEXT PRIMARY KEY,
+    at TEXT NOT NULL,
+    author TEXT NOT NULL,
+    author_name TEXT,
+    report_id INTEGER,
+    noticed INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+-- Each resident's messages per minute (minutes since the epoch), for MESSAGES_PER_MINUTE; past minutes are pruned.
+CREATE TABLE IF NOT EXISTS flood (
+    resident TEXT NOT NULL,
+    minute INTEGER NOT NULL,
+    count INTEGER NOT NULL,
+    PRIMARY KEY (resident, minute)
+) WITHOUT ROWID;
+-- Which reports use which archived photo: a photo is deleted only when no report uses it any more.
+CREATE TABLE IF NOT EXISTS photo_uses (
+    digest TEXT NOT NULL,
+    report_id INTEGER NOT NULL,
+    PRIMARY KEY (digest, report_id)
+) WITHOUT ROWID;

@@ -33,6 +33,7 @@ def upgrade(db: sqlite3.Connection) -> None:
     db.execute(
         "CREATE INDEX IF NOT EXISTS reports_by_original ON reports (duplicate_of) WHERE duplicate_of IS NOT NULL"
     )
+    _personal_data(db)
     tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     if "staff_messages" in tables:
         # Before cards were edited, only cards were linked, the card itself last (after its photos or album).
@@ -49,3 +50,26 @@ def upgrade(db: sqlite3.Connection) -> None:
             " ORDER BY c.message_id DESC LIMIT 1) WHERE staff_chat IS NULL"
         )
         db.execute("DROP TABLE staff_messages")
+
+
+def _personal_data(db: sqlite3.Connection) -> None:
+    """What erasing personal data needs: when each report closed, and which reports use which photo."""
+    if "closed_at" not in _columns(db, "reports"):
+        db.execute("ALTER TABLE reports ADD COLUMN closed_at TEXT")
+        db.execute(
+            "UPDATE reports SET closed_at = (SELECT MAX(e.at) FROM events e WHERE e.report_id = reports.id"
+            " AND e.kind IN ('resolved', 'rejected', 'duplicate_linked'))"
+            " WHERE status IN ('resolved', 'rejected', 'duplicate')"
+        )
+        db.execute(
+            "INSERT OR IGNORE INTO photo_uses (digest, report_id)"
+            " SELECT j.value, r.id FROM reports r, json_each(r.photos) j"
+        )
+        db.execute(
+            "INSERT OR IGNORE INTO photo_uses (digest, report_id)"
+            " SELECT j.value, e.report_id FROM events e, json_each(e.photos) j WHERE e.photos IS NOT NULL"
+        )
+    db.execute(
+        "CREATE INDEX IF NOT EXISTS reports_to_erase ON reports (closed_at)"
+        " WHERE closed_at IS NOT NULL AND resident NOT GLOB '*:0'"
+    )

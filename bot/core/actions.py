@@ -13,6 +13,9 @@ SEND = "r.send"
 CANCEL = "r.cancel"
 NO_PHOTO = "r.nophoto"
 FRESH = "r.fresh"
+AGREE = "r.agree"
+FORGET = "r.forget"
+KEEP = "r.keep"
 _MAX_ID = 10**9
 
 
@@ -46,7 +49,7 @@ class Action:
 
 
 _RESIDENT = re.compile(
-    r"r\.(new|my|send|cancel|nophoto|fresh|cat\.(\d{1,9})|edit\.(category|description|location|photos)|about\.(\d{1,9}))"
+    r"r\.(new|my|send|cancel|nophoto|fresh|agree|forget|keep|cat\.(\d{1,9})|edit\.(category|description|location|photos)|about\.(\d{1,9}))"
 )
 _STAFF = re.compile(r"s\.(take|resolve|reject|history|rnp|rnc)\.(\d{1,9})")
 

@@ -18,6 +18,25 @@ def utc_now() -> datetime:
 
 
 @dataclass(frozen=True, slots=True)
+class PrivacyTerms:
+    """What the personal-data notice says, and how long personal data are kept."""
+
+    operator_name: str | None = None
+    operator_contact: str | None = None
+    # Bumped by the operator when the notice changes: residents who agreed to an earlier one are asked again.
+    notice_version: int = 1
+    retention_days: int = 365
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Per-resident limits against floods (0 switches one off)."""
+
+    reports_per_day: int = 5
+    messages_per_minute: int = 30
+
+
+@dataclass(frozen=True, slots=True)
 class CoreConfig:
     """Deployment facts the core uses: where staff work, in which language and time zone, who administers."""
 
@@ -26,3 +45,5 @@ class CoreConfig:
     tz: ZoneInfo
     admin_ids: frozenset[int]
     default_answer_hours: int = 24
+    privacy: PrivacyTerms = PrivacyTerms()
+    limits: Limits = Limits()

@@ -17,6 +17,7 @@ from typing import Protocol
 from bot.core import actions
 from bot.core.casework import Casework
 from bot.core.config import Clock
+from bot.core.guard import Bans
 from bot.core.models import ChatRef, Official, Report
 from bot.core.replied import Replied, report_of
 from bot.core.replies import Reply, say
@@ -29,7 +30,9 @@ from storage.base import CardIndex, CategoryStore, ReportStore
 RESIDENT_COMMANDS = frozenset({"start", "new", "my", "cancel"})
 # Commands that act on the report of the message they reply to.
 REPORT_COMMANDS = frozenset({"take", "resolve", "reject", "reopen", "move", "duplicate", "history"})
-STAFF_COMMANDS = REPORT_COMMANDS | {"help"}
+# Commands about a report's resident: as a reply to its card, or with the report's number.
+RESIDENT_BANS = frozenset({"ban", "unban"})
+STAFF_COMMANDS = REPORT_COMMANDS | RESIDENT_BANS | {"help"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,9 +78,12 @@ class Records(CardIndex, CategoryStore, ReportStore, Protocol):
 class Desk:
     """Decides what officials' messages and presses do, in the staff chat's language."""
 
-    def __init__(self, storage: Records, casework: Casework, routing: StaffRouting, clock: Clock, staff_: Gettext):
+    def __init__(
+        self, storage: Records, casework: Casework, bans: Bans, routing: StaffRouting, clock: Clock, staff_: Gettext
+    ):
         self._storage = storage
         self._casework = casework
+        self._bans = bans
         self._routing = routing
         self._clock = clock
         self._ = staff_
@@ -94,6 +100,8 @@ class Desk:
             return [self.help()]
         if command in RESIDENT_COMMANDS:
             return [say(_("This command works in a private chat with the bot."))]
+        if command in RESIDENT_BANS:
+            return [await self._ban(message)]
         if command is not None and command not in REPORT_COMMANDS:
             if message.replied is None or not message.replied.from_bot:
                 return [say(_("Unknown command. /help lists the officials' commands."))]
@@ -121,6 +129,29 @@ class Desk:
         if not self._routing.may_act(message.chat, report):
             return Reply(self._elsewhere(report))
         return report
+
+    async def _ban(self, message: StaffMessage) -> Reply:
+        """/ban and /unban: as a reply to a report's card, or with the report's number."""
+        _ = self._
+        number = message.args.strip().lstrip("#")
+        if number:
+            if not number.isdigit() or len(number) > 9:
+                return say(_("Write /ban NUMBER (or /unban NUMBER), or /ban as a reply to the report's card."))
+            report = await self._storage.get_report(int(number))
+            if report is None:
+                return say(fill(_("Report #{number} does not exist."), number=int(number)))
+            if not self._routing.may_act(message.chat, report):
+                return Reply(self._elsewhere(report))
+        elif message.replied is None:
+            return say(_("Write /ban NUMBER (or /unban NUMBER), or /ban as a reply to the report's card."))
+        else:
+            target = await self._target(message)
+            if isinstance(target, Reply):
+                return target
+            report = target
+        if message.command == "ban":
+            return await self._bans.ban(report, message.official)
+        return await self._bans.unban(report, message.official)
 
     def _elsewhere(self, report: Report) -> Rich:
         return fill(
@@ -227,6 +258,7 @@ class Desk:
                 _("/move NUMBER: move to another category (and its department's chat)"),
                 _("/duplicate NUMBER: the same problem as report NUMBER; its resident gets that report's answers"),
                 _("/history: every step of the report, with who did it"),
-                _("Each command is written as a reply to the report's card."),
+                _("/ban: keep the report's resident out (their messages create nothing); /unban lets them in"),
+                _("Each command is written as a reply to the report's card; /ban and /unban also take a number."),
             )
         )

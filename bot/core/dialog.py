@@ -16,11 +16,13 @@ from typing import TypeVar
 from bot.core import actions
 from bot.core.config import Clock, CoreConfig
 from bot.core.conversation import Conversation
+from bot.core.guard import Door, Gatekeeper
 from bot.core.lifecycle import Actor, created
 from bot.core.locks import KeyedLocks, Locks
 from bot.core.models import Button, Buttons, Category, Draft, Location, Piece, Report, ResidentProfile
 from bot.core.outbox import OutboxMessage
 from bot.core.posting import Posting
+from bot.core.privacy import Privacy as PersonalData
 from bot.core.replied import Replied
 from bot.core.replies import Reply, say
 from bot.core.routing import StaffRouting
@@ -66,6 +68,16 @@ class MyReports:
 @dataclass(frozen=True, slots=True)
 class Cancel:
     """Drop the draft."""
+
+
+@dataclass(frozen=True, slots=True)
+class Privacy:
+    """Show the personal-data notice (/privacy)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Forget:
+    """The resident asks to erase their personal data (/forget); confirmed with a button."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +137,8 @@ ResidentInput = (
     | NewReport
     | MyReports
     | Cancel
+    | Privacy
+    | Forget
     | Text
     | Photos
     | Place
@@ -154,10 +168,14 @@ class ResidentDialog:
         routing: StaffRouting,
         posting: Posting,
         conversation: Conversation,
+        privacy: PersonalData,
+        gate: Gatekeeper,
         drafts: DraftStore | None = None,
         locks: Locks | None = None,
     ) -> None:
         self._routing = routing
+        self._privacy = privacy
+        self._gate = gate
         self._storage = storage
         # Drafts and locks live in Redis when several processes serve residents; in the storage otherwise.
         self._drafts: DraftStore = drafts or storage
@@ -184,13 +202,33 @@ class ResidentDialog:
         turn: Turn | None = None
         try:
             async with self._locks.hold(key):
-                replies = await self._handle(profile, event, _, replied)
+                replies = await self._admitted(profile, event, _, replied)
                 turn = self._turns.take(key)
             await turn.wait()
             return await show(replies)
         finally:
             if turn is not None:
                 turn.done()
+
+    async def _admitted(
+        self, profile: ResidentProfile, event: ResidentInput, _: Gettext, replied: Replied | None
+    ) -> list[Reply]:
+        """The step, if the resident is not banned and not over the minute's limit (counted in the database)."""
+        if _rights(event):
+            # Reading the notice and erasing one's data are rights: no ban or limit stands in their way.
+            return await self._handle(profile, event, _, replied)
+        door = await self._gate.admit(profile.ref)
+        if door is Door.IN:
+            return await self._handle(profile, event, _, replied)
+        if door is Door.TOO_FAST:
+            return [
+                say(
+                    _("You are sending messages too fast. Please wait a minute: what you send until then is not taken.")
+                )
+            ]
+        if door is Door.BANNED:
+            return [say(_("The officials have blocked your messages to this reception office: they are not read."))]
+        return []
 
     async def _handle(
         self, profile: ResidentProfile, event: ResidentInput, _: Gettext, replied: Replied | None = None
@@ -222,7 +260,13 @@ class ResidentDialog:
                     return [
                         await self._with_question(profile, _("You have an unfinished report; let us continue it."), _)
                     ]
+                if not await self._gate.may_file(ref):
+                    return [self._too_many(_)]
                 return await self._advance(profile, Draft(), _)
+            case Privacy():
+                return [await self._notice(profile, _)]
+            case Forget():
+                return [self._forget_question(_)]
             case Text(text=text):
                 return await self._on_text(profile, text, _)
             case Photos(digests=digests, caption=caption):
@@ -387,6 +431,17 @@ class ResidentDialog:
             return await self._handle(profile, MyReports(), _)
         if action.name == "cancel":
             return await self._handle(profile, Cancel(), _)
+        if action.name == "forget":
+            await self._privacy.forget(profile.ref)
+            text = _(
+                "Your personal data are erased: your name and messenger id are removed from your reports, which stay"
+                " without them for statistics, and your draft is dropped. Officials can no longer answer you."
+            )
+            return [say(text, menu_buttons(_))]
+        if action.name == "keep":
+            return [say(_("Nothing was erased."), menu_buttons(_))]
+        if action.name == "agree":
+            return await self._on_agree(profile, _)
         draft = await self._drafts.get_draft(profile.ref)
         if action.name == "about":
             return await self._on_about(profile, draft or Draft(), action.arg or 0, _)
@@ -543,8 +598,15 @@ class ResidentDialog:
             draft.awaiting = missing
             await self._drafts.save_draft(profile.ref, draft)
             return [await self._question(missing, draft, _, prefix=_("A piece of the report is missing."))]
+        if not await self._gate.may_file(profile.ref):
+            return [self._too_many(_)]
+        if await self._privacy.consented_at(profile.ref) is None:
+            # Nothing but the draft is kept until the resident agrees; "I agree" sends it.
+            await self._drafts.save_draft(profile.ref, draft)
+            return [self._consent_question(_)]
         category = await self._category_of(draft)
         assert category is not None
+        record = await self._storage.resident_record(profile.ref)
         now = self._clock()
         due = now + timedelta(hours=category.answer_hours)
         chat = self._routing.chat_for(category)
@@ -557,7 +619,8 @@ class ResidentDialog:
                 due=moment(report.answer_due_at, tz),
             )
             messages: list[OutboxMessage] = self._posting.resident_message(report, confirmation)
-            messages += self._posting.card_messages(CardFacts(report, category), chat)
+            facts = CardFacts(report, category, filed=record.filed + 1, rejected=record.rejected, banned=record.banned)
+            messages += self._posting.card_messages(facts, chat)
             return [created(report, Actor(profile.ref.key))], messages
 
         await self._storage.submit_report(profile, draft, now, due, chat, effects)
@@ -565,6 +628,54 @@ class ResidentDialog:
             await self._drafts.delete_draft(profile.ref)
         self._on_enqueue()
         return []
+
+    # Personal data and limits
+
+    def _too_many(self, _: Gettext) -> Reply:
+        limit = self._config.limits.reports_per_day
+        text = fill(
+            _(
+                "You have sent {limit} reports in the last 24 hours, the most a day. Your draft is kept: please send"
+                " it later, or add to a report you sent by replying to the bot's message about it."
+            ),
+            limit=limit,
+        )
+        return say(text, menu_buttons(_))
+
+    def _consent_question(self, _: Gettext) -> Reply:
+        text = lines(
+            bold(_("Before your report is sent, please read how your personal data are handled.")),
+            "",
+            self._privacy.notice(_),
+            _("Press I agree to send your report."),
+        )
+        buttons = ((Button(_("I agree"), actions.AGREE),), (Button(_("Cancel"), actions.CANCEL),))
+        return Reply(text, buttons)
+
+    async def _notice(self, profile: ResidentProfile, _: Gettext) -> Reply:
+        """The notice (/privacy), with the resident's consent or the button to give it."""
+        notice = self._privacy.notice(_)
+        agreed = await self._privacy.consented_at(profile.ref)
+        if agreed is not None:
+            return Reply(lines(notice, self._privacy.agreed_text(agreed, _)), menu_buttons(_))
+        return Reply(notice, ((Button(_("I agree"), actions.AGREE),),))
+
+    def _forget_question(self, _: Gettext) -> Reply:
+        text = _(
+            "Erase your personal data? Your name and messenger id will be removed from your reports (they stay,"
+            " without them, for statistics), your draft will be dropped and your consent withdrawn. Officials will"
+            " no longer be able to answer you."
+        )
+        buttons = ((Button(_("Erase my data"), actions.FORGET),), (Button(_("Keep my data"), actions.KEEP),))
+        return say(text, buttons)
+
+    async def _on_agree(self, profile: ResidentProfile, _: Gettext) -> list[Reply]:
+        """Consent given: recorded with its time and the notice's version; a finished draft goes now."""
+        await self._privacy.agree(profile.ref)
+        draft = await self._drafts.get_draft(profile.ref)
+        if draft is not None and draft.started and await self._missing(draft) is None:
+            return await self._send(profile, draft, _)
+        return [say(_("Thank you: your consent is recorded."), menu_buttons(_))]
 
     # Menus
 
@@ -580,6 +691,7 @@ class ResidentDialog:
                 _(
                     "We keep only what is needed to handle your report: your name as shown in the messenger,"
                     " your language, and the report itself (text, place, photos). We never see your phone number."
+                    " /privacy tells more; /forget erases your data."
                 ),
                 _("Press New report, or just send a photo or a description of the problem."),
             ],
@@ -591,6 +703,8 @@ class ResidentDialog:
             _("/new: write a new report"),
             _("/my: your reports and their status"),
             _("/cancel: drop the report you are writing"),
+            _("/privacy: how your personal data are handled"),
+            _("/forget: erase your personal data"),
             "",
             _("A report has a category, a description, a place and photos; send them in any order."),
             _("To add to a report you sent, reply to the bot's message about it, or press the button under an answer."),
@@ -609,3 +723,13 @@ class ResidentDialog:
                 f"{status_label(r.status, _)} · {r.created_at.astimezone(self._config.tz):%d.%m.%Y}"
             )
         return Reply(lines(*parts), menu_buttons(_))
+
+
+def _rights(event: ResidentInput) -> bool:
+    """Whether the input exercises the resident's rights over their data (never blocked)."""
+    if isinstance(event, Privacy | Forget):
+        return True
+    if isinstance(event, Press):
+        action = actions.parse_resident(event.data)
+        return action is not None and action.name in ("forget", "keep")
+    return False

@@ -35,7 +35,19 @@ _TRANSITIONS: dict[tuple[Status, EventKind], Status] = {
     **{(s, EventKind.DUPLICATE_JOINED): s for s in _OPEN},
     (Status.DUPLICATE, EventKind.DUPLICATE_LINKED): Status.DUPLICATE,
     # The resident writes more; the officials' chat changes; a message is refused: the state stays.
-    **{(s, kind): s for s in _SENT for kind in (EventKind.FOLLOWED_UP, EventKind.REROUTED, EventKind.DELIVERY_FAILED)},
+    **{
+        (s, kind): s
+        for s in _SENT
+        for kind in (
+            EventKind.FOLLOWED_UP,
+            EventKind.REROUTED,
+            EventKind.DELIVERY_FAILED,
+            EventKind.CONSENT_WITHDRAWN,
+            EventKind.ANONYMISED,
+            EventKind.BANNED,
+            EventKind.UNBANNED,
+        )
+    },
 }
 
 SYSTEM = "system"

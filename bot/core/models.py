@@ -36,6 +36,10 @@ class ChatRef:
         return cls(Messenger(messenger), int(chat_id))
 
 
+ANONYMOUS_ID = 0
+"""The user id an anonymised report keeps: no messenger gives it to a person."""
+
+
 @dataclass(frozen=True, slots=True)
 class ResidentRef:
     """A resident is identified by messenger and user id everywhere."""
@@ -53,11 +57,20 @@ class ResidentRef:
         """The resident's private chat with the bot (its id is the user's on both messengers)."""
         return ChatRef(self.messenger, self.user_id)
 
+    @property
+    def anonymous(self) -> bool:
+        """Whether this stands for a resident whose personal data were erased (nobody to write to)."""
+        return self.user_id == ANONYMOUS_ID
+
     @classmethod
     def parse(cls, key: str) -> ResidentRef:
         """Inverse of `key`."""
         messenger, _, user_id = key.partition(":")
         return cls(Messenger(messenger), int(user_id))
+
+    def erased(self) -> ResidentRef:
+        """The same messenger with the id erased: what an anonymised report keeps of its resident."""
+        return ResidentRef(self.messenger, ANONYMOUS_ID)
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +137,11 @@ class EventKind(StrEnum):
     DUPLICATE_JOINED = "duplicate_joined"
     REROUTED = "rerouted"
     DELIVERY_FAILED = "delivery_failed"
+    # The resident's personal data were erased: at their request, or when the retention period ran out.
+    CONSENT_WITHDRAWN = "consent_withdrawn"
+    ANONYMISED = "anonymised"
+    BANNED = "banned"
+    UNBANNED = "unbanned"
 
 
 class Piece(StrEnum):
@@ -216,6 +234,11 @@ class Report:
     # Bumped by every change, so two officials (or processes) changing it at once cannot both win.
     version: int = 0
 
+    @property
+    def anonymous(self) -> bool:
+        """Whether its resident's personal data were erased: nobody gets its news."""
+        return self.resident.anonymous
+
 
 @dataclass(frozen=True, slots=True)
 class Event:
@@ -244,3 +267,14 @@ class Button:
 
 
 Buttons = tuple[tuple[Button, ...], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Ban:
+    """A resident kept out by an official: their messages create nothing and reach no one."""
+
+    resident: ResidentRef
+    at: datetime
+    author: str
+    author_name: str | None = None
+    report_id: int | None = None

@@ -17,10 +17,10 @@ from bot.core.routing import StaffRouting
 from bot.text.cards import CardFacts, card_buttons, card_text
 from bot.text.i18n import DEFAULT_LANGUAGE, Gettext, Locales
 from bot.text.rich import Rich, lines
-from storage.base import CategoryStore, ReportStore, ResidentStore
+from storage.base import CategoryStore, GuardStore, ReportStore, ResidentStore
 
 
-class Records(CategoryStore, ResidentStore, ReportStore, Protocol):
+class Records(CategoryStore, ResidentStore, ReportStore, GuardStore, Protocol):
     """What posting reads from storage."""
 
 
@@ -56,8 +56,11 @@ class Posting:
     ) -> list[OutboxMessage]:
         """A message about `report` to its resident, written already in their language.
 
-        Linked to the report, so the resident's reply to it adds to the report.
+        Linked to the report, so the resident's reply to it adds to the report. Nothing for a report whose resident
+        erased their data: there is nobody to write to.
         """
+        if report.anonymous:
+            return []
         message = Outgoing(text, photos, buttons, report_id=report.id, link_to_report=True, priority=PRIORITY_RESIDENT)
         return self.to_chat(report.resident.chat, message)
 
@@ -69,6 +72,8 @@ class Posting:
         buttons: Callable[[Gettext], Buttons] | None = None,
     ) -> list[OutboxMessage]:
         """`resident_message` in the resident's language (looked up), the text and buttons rendered in it."""
+        if report.anonymous:
+            return []
         r_ = await self.language_of(report.resident)
         return self.resident_message(report, text(r_), photos, buttons(r_) if buttons else ())
 
@@ -97,7 +102,8 @@ class Posting:
             waiting = len(await self._storage.duplicates_of(report.id)) if report.status.open else 0
         category = await self._storage.get_category(report.category_id)
         moved = await self._storage.get_category(moved_to) if moved_to is not None else None
-        return CardFacts(report, category, waiting, moved)
+        record = await self._storage.resident_record(report.resident)
+        return CardFacts(report, category, waiting, moved, record.filed, record.rejected, record.banned)
 
     async def new_card(
         self, report: Report, chat: ChatRef | None = None, note: Rich | None = None

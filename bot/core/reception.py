@@ -11,8 +11,10 @@ from bot.core.config import Clock, CoreConfig, utc_now
 from bot.core.conversation import Conversation
 from bot.core.desk import Desk
 from bot.core.dialog import ResidentDialog
+from bot.core.guard import Bans, Gatekeeper
 from bot.core.locks import KeyedLocks, Locks
 from bot.core.posting import Posting
+from bot.core.privacy import PhotoEraser, Privacy
 from bot.core.replies import Composers
 from bot.core.rerouting import Rerouting
 from bot.core.routing import StaffRouting
@@ -33,6 +35,7 @@ class Reception:
     routing: StaffRouting
     rerouting: Rerouting
     posting: Posting
+    privacy: Privacy
     _listeners: list[Callable[[], None]] = field(default_factory=list)
 
     @classmethod
@@ -47,11 +50,13 @@ class Reception:
         drafts: DraftStore | None = None,
         locks: Locks | None = None,
         report_locks: Locks | None = None,
+        photos: PhotoEraser | None = None,
     ) -> Reception:
         """Wire the services together; `on_enqueue` listeners are told when something was queued.
 
         `locks` serialise each resident's steps, `report_locks` the changes of each report (Redis locks when
-        several processes share the work; in-process ones otherwise).
+        several processes share the work; in-process ones otherwise). `photos`: where erased residents' photos are
+        deleted from.
         """
         listeners: list[Callable[[], None]] = []
 
@@ -62,20 +67,25 @@ class Reception:
         routing = StaffRouting(storage, config.staff_chat)
         posting = Posting(storage, composers, locales, config, routing)
         staff_ = locales.get(config.staff_language)
-        casework = Casework(storage, posting, routing, config, clock, report_locks or KeyedLocks(), notify)
+        report_locks = report_locks or KeyedLocks()
+        casework = Casework(storage, posting, routing, config, clock, report_locks, notify)
         conversation = Conversation(storage, casework, clock)
+        privacy = Privacy(storage, drafts or storage, posting, routing, config, clock, report_locks, notify, photos)
+        gate = Gatekeeper(storage, config.limits, clock)
+        bans = Bans(storage, posting, routing, clock, notify, staff_)
         return cls(
             storage=storage,
             locales=locales,
             config=config,
             dialog=ResidentDialog(
-                storage, locales, config, clock, notify, routing, posting, conversation, drafts, locks
+                storage, locales, config, clock, notify, routing, posting, conversation, privacy, gate, drafts, locks
             ),
-            desk=Desk(storage, casework, routing, clock, staff_),
+            desk=Desk(storage, casework, bans, routing, clock, staff_),
             admin=CategoryAdmin(storage, config, routing, probe, staff_),
             routing=routing,
             rerouting=Rerouting(storage, posting, routing, config, clock),
             posting=posting,
+            privacy=privacy,
             _listeners=listeners,
         )
 

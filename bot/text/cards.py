@@ -26,6 +26,10 @@ class CardFacts:
     waiting: int = 0
     # The card stays behind in a chat the report moved away from: the category it moved to.
     moved_to: Category | None = None
+    # The resident's record: reports filed (this one included), how many were rejected, whether they are banned.
+    filed: int = 0
+    rejected: int = 0
+    banned: bool = False
 
 
 def card_text(facts: CardFacts, _: Gettext, tz: ZoneInfo) -> Rich:
@@ -59,11 +63,7 @@ def card_text(facts: CardFacts, _: Gettext, tz: ZoneInfo) -> Rich:
         "",
         shrinkable(report.description),
         "",
-        fill(
-            _("From: {name} ({messenger})"),
-            name=report.resident_name,
-            messenger=MESSENGER_NAMES[report.resident.messenger],
-        ),
+        *_resident_lines(facts, _),
         fill(
             _("Received: {received} · answer by: {due}"),
             received=moment(report.created_at, tz),
@@ -80,6 +80,32 @@ def card_text(facts: CardFacts, _: Gettext, tz: ZoneInfo) -> Rich:
             italic(_("Reply to this card to answer the resident; /resolve TEXT with an after photo; /reject REASON.")),
         ]
     return lines(*parts)
+
+
+def _resident_lines(facts: CardFacts, _: Gettext) -> list[Rich | str]:
+    """Who sent it and their record; for an erased resident, that nobody reads the answers."""
+    report = facts.report
+    messenger = MESSENGER_NAMES[report.resident.messenger]
+    if report.anonymous:
+        if report.status.open:
+            return [
+                bold(fill(_("The resident withdrew consent ({messenger}): answers go to no one."), messenger=messenger))
+            ]
+        return [fill(_("From: personal data erased ({messenger})"), messenger=messenger)]
+    parts: list[Rich | str] = [
+        fill(_("From: {name} ({messenger})"), name=report.resident_name, messenger=messenger),
+    ]
+    if facts.filed:
+        parts.append(
+            fill(
+                _("Reports from this resident: {filed}, rejected: {rejected}"),
+                filed=facts.filed,
+                rejected=facts.rejected,
+            )
+        )
+    if facts.banned:
+        parts.append(bold(_("The resident is banned: their messages reach no one (/unban).")))
+    return parts
 
 
 def card_buttons(facts: CardFacts, _: Gettext) -> Buttons:
@@ -117,6 +143,10 @@ def event_label(kind: EventKind, _: Gettext) -> str:
         EventKind.DUPLICATE_JOINED: _("a duplicate joined"),
         EventKind.REROUTED: _("card moved to the default staff chat"),
         EventKind.DELIVERY_FAILED: _("message not delivered"),
+        EventKind.CONSENT_WITHDRAWN: _("the resident withdrew consent; their personal data are erased"),
+        EventKind.ANONYMISED: _("personal data erased after the retention period"),
+        EventKind.BANNED: _("the resident is banned"),
+        EventKind.UNBANNED: _("the resident's ban is lifted"),
     }
     return labels[kind]
 

@@ -36,6 +36,8 @@ async def set_commands(bot: Bot, locales: Locales) -> None:
             BotCommand(command="my", description=_("My reports")),
             BotCommand(command="cancel", description=_("Drop the draft")),
             BotCommand(command="help", description=_("How it works")),
+            BotCommand(command="privacy", description=_("Personal data")),
+            BotCommand(command="forget", description=_("Erase my personal data")),
         ]
         await bot.set_my_commands(
             commands,

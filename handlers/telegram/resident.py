@@ -35,6 +35,8 @@ _COMMANDS: dict[str, dialog.ResidentInput] = {
     "my": dialog.MyReports(),
     "cancel": dialog.Cancel(),
     "help": dialog.Help(),
+    "privacy": dialog.Privacy(),
+    "forget": dialog.Forget(),
 }
 _ADMIN_COMMANDS = frozenset(ADMIN_COMMANDS)
 

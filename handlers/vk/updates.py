@@ -22,6 +22,8 @@ _COMMANDS: dict[str, dialog.ResidentInput] = {
     "my": dialog.MyReports(),
     "cancel": dialog.Cancel(),
     "help": dialog.Help(),
+    "privacy": dialog.Privacy(),
+    "forget": dialog.Forget(),
 }
 # Attachments that carry nothing we can take; a link preview comes with its text and is harmless.
 _HARMLESS = {"photo", "link"}

@@ -1,0 +1,157 @@
+"""Abuse kept out: per-resident limits (messages a minute, reports a day) and bans by officials.
+
+Counters and bans live in the database, never only in memory, so a restart or a second process forgets nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from enum import Enum
+from typing import Protocol
+
+from bot.core.config import Clock, Limits
+from bot.core.lifecycle import Actor, Change, InvalidTransition, change
+from bot.core.models import Ban, EventKind, Official, Report, ResidentRef
+from bot.core.outbox import OutboxMessage
+from bot.core.posting import Posting
+from bot.core.replies import Reply, say
+from bot.core.routing import StaffRouting
+from bot.text.i18n import Gettext
+from bot.text.rich import fill
+from storage.base import CardIndex, Conflict, GuardStore, OutboxStore, PrivacyStore
+
+ATTEMPTS = 3
+
+
+class Door(Enum):
+    """What becomes of a resident's message at the door."""
+
+    IN = "in"
+    # Over the minute's limit: the first message over it is told so, the rest get nothing.
+    TOO_FAST = "too_fast"
+    SILENT = "silent"
+    # Banned: told once, then nothing.
+    BANNED = "banned"
+
+
+@dataclass(frozen=True, slots=True)
+class Gatekeeper:
+    """Counts each resident's messages and checks bans, before the dialog sees them."""
+
+    storage: GuardStore
+    limits: Limits
+    clock: Clock
+
+    async def admit(self, ref: ResidentRef) -> Door:
+        """Whether this message of the resident goes in (one database round trip)."""
+        minute = int(self.clock().timestamp() // 60)
+        gate = await self.storage.gate(ref, minute)
+        if gate.banned:
+            return Door.BANNED if gate.first_notice else Door.SILENT
+        limit = self.limits.messages_per_minute
+        if limit and gate.count > limit:
+            return Door.TOO_FAST if gate.count == limit + 1 else Door.SILENT
+        return Door.IN
+
+    async def may_file(self, ref: ResidentRef) -> bool:
+        """Whether the resident may send one more report today (in the last 24 hours)."""
+        limit = self.limits.reports_per_day
+        if not limit:
+            return True
+        return await self.storage.reports_since(ref, self.clock() - timedelta(days=1)) < limit
+
+
+class Records(GuardStore, PrivacyStore, CardIndex, OutboxStore, Protocol):
+    """What bans read and write."""
+
+
+class Bans:
+    """Officials' /ban and /unban: the resident of a report is kept out (or let in), and their open cards say so."""
+
+    def __init__(
+        self,
+        storage: Records,
+        posting: Posting,
+        routing: StaffRouting,
+        clock: Clock,
+        on_enqueue: Callable[[], None],
+        staff_: Gettext,
+    ) -> None:
+        self._storage = storage
+        self._posting = posting
+        self._routing = routing
+        self._clock = clock
+        self._on_enqueue = on_enqueue
+        self._ = staff_
+
+    async def _events(self, resident: ResidentRef, kind: EventKind, actor: Actor) -> list[Change]:
+        """The event on each of the resident's open reports."""
+        now = self._clock()
+        changes: list[Change] = []
+        for report in await self._storage.reports_of(resident):
+            if report.status.open:
+                with contextlib.suppress(InvalidTransition):
+                    changes.append(change(report, kind, actor, now))
+        return changes
+
+    async def ban(self, report: Report, official: Official) -> Reply:
+        """Ban the report's resident (on the messenger they wrote it from)."""
+        _ = self._
+        if report.anonymous:
+            return self._nobody(report)
+        actor = Actor(official.author, official.name)
+        for _attempt in range(ATTEMPTS):
+            changes = await self._events(report.resident, EventKind.BANNED, actor)
+            record = Ban(report.resident, self._clock(), official.author, official.name, report.id)
+            try:
+                done = await self._storage.ban(record, changes, [])
+            except Conflict:
+                continue  # one of their reports changed meanwhile
+            if not done:
+                return say(fill(_("The resident of report #{number} is already banned."), number=report.id))
+            await self._refresh(changes)
+            text = _(
+                "The resident of report #{number} is banned: their messages create nothing and reach no one."
+                " /unban {number} lifts it."
+            )
+            return say(fill(text, number=report.id))
+        return self._busy(report)
+
+    async def unban(self, report: Report, official: Official) -> Reply:
+        """Lift the ban of the report's resident."""
+        _ = self._
+        if report.anonymous:
+            return self._nobody(report)
+        actor = Actor(official.author, official.name)
+        for _attempt in range(ATTEMPTS):
+            changes = await self._events(report.resident, EventKind.UNBANNED, actor)
+            try:
+                done = await self._storage.unban(report.resident, changes, [])
+            except Conflict:
+                continue
+            if not done:
+                return say(fill(_("The resident of report #{number} is not banned."), number=report.id))
+            await self._refresh(changes)
+            return say(fill(_("The ban of the resident of report #{number} is lifted."), number=report.id))
+        return self._busy(report)
+
+    def _nobody(self, report: Report) -> Reply:
+        text = self._("The resident of report #{number} erased their personal data: there is nobody to ban.")
+        return say(fill(text, number=report.id))
+
+    def _busy(self, report: Report) -> Reply:
+        return say(fill(self._("Report #{number} changed meanwhile; please try again."), number=report.id))
+
+    async def _refresh(self, changes: list[Change]) -> None:
+        """Edit the open cards of the resident, now that the ban is stored (the card reads it)."""
+        outbox: list[OutboxMessage] = []
+        for step in changes:
+            chat = self._routing.chat_of(step.after)
+            if await self._storage.card_of(chat, step.after.id) is not None:
+                outbox += await self._posting.card_edit(step.after)
+        if outbox:
+            await self._storage.enqueue(outbox)
+            self._on_enqueue()
