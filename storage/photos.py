@@ -3,6 +3,8 @@
 Beside a photo, the archive remembers the ids a messenger gave it (e.g. Telegram's file_id for this bot): sending
 a photo by its id costs the messenger nothing to store again and us nothing to upload. The bytes stay the truth;
 an id the messenger no longer knows is simply replaced by an upload.
+
+Photos are archived without their metadata (storage/photo_metadata.py): what is kept and sent is the clean copy.
 """
 
 from __future__ import annotations
@@ -15,10 +17,20 @@ from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from storage.photo_metadata import strip_metadata
+
 MAX_PHOTO_BYTES = 20 * 1024 * 1024
 MAX_ALIAS_BYTES = 1024
 ALIASES_IN_MEMORY = 10_000  # the photos of the latest reports: their cards and answers go out soon
 _ALIAS_KEY = re.compile(r"^[a-z0-9_-]{1,40}$")
+
+
+def _cleaned(data: bytes) -> tuple[bytes, str]:
+    """The photo without metadata (`data` itself when it had none) and its SHA-256; CPU work, run in a thread."""
+    clean = strip_metadata(data)
+    if clean == data:
+        clean = data
+    return clean, hashlib.sha256(clean).hexdigest()
 
 
 class PhotoArchive:
@@ -46,12 +58,15 @@ class PhotoArchive:
         return self.path_of(digest).with_name(f"{digest}.{key}")
 
     async def put(self, data: bytes, aliases: Mapping[str, str] | None = None) -> str:
-        """Archive bytes (and the messenger ids given for them) and return their digest; durable once this returns."""
-        if not data:
-            raise ValueError("empty photo")
-        digest = hashlib.sha256(data).hexdigest()
-        await asyncio.to_thread(self._write, digest, data, dict(aliases or {}))
-        for key, value in (aliases or {}).items():
+        """Archive a photo without its metadata and return the digest of what is kept; durable once this returns.
+
+        The messenger ids given (`aliases`) are kept only when the photo had no metadata to remove: an id names the
+        bytes as uploaded, so sending by it would send the metadata again. BadPhoto when it is empty or no image.
+        """
+        clean, digest = await asyncio.to_thread(_cleaned, data)
+        kept = dict(aliases or {}) if clean is data else {}
+        await asyncio.to_thread(self._write, digest, clean, kept)
+        for key, value in kept.items():
             self._cache_alias(digest, key, value)
         return digest
 

@@ -48,6 +48,8 @@ class StaffMessage:
     photos: tuple[str, ...] = ()
     # The message had photos the adapter could not receive.
     photos_failed: bool = False
+    # The message had a photo that is empty or not an image.
+    photos_bad: bool = False
     # Something that is neither text nor a photo (a sticker, a voice message, a document...).
     other: bool = False
     replied: Replied | None = None
@@ -115,6 +117,8 @@ class Desk:
             return [report]
         if message.photos_failed:
             return [say(_("Could not receive the photo; please send it again."))]
+        if message.photos_bad:
+            return [say(_("This photo is empty or damaged. Please send another one."))]
         return [await self._act(message, report)]
 
     async def _target(self, message: StaffMessage) -> Report | Reply:

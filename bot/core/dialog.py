@@ -131,6 +131,11 @@ class Failed:
     """The adapter could not take what was sent (e.g. a photo download failed)."""
 
 
+@dataclass(frozen=True, slots=True)
+class BadPhoto:
+    """A photo that is empty or not an image."""
+
+
 ResidentInput = (
     Start
     | Help
@@ -147,6 +152,7 @@ ResidentInput = (
     | UnknownCommand
     | Edited
     | Failed
+    | BadPhoto
 )
 
 
@@ -283,6 +289,8 @@ class ResidentDialog:
                 return [say(_("Edited messages do not change a report. Please send a new message instead."))]
             case Failed():
                 return [say(_("Sorry, I could not receive that. Please try sending it again."))]
+            case BadPhoto():
+                return [say(_("This photo is empty or damaged. Please send another one."))]
         raise AssertionError(event)
 
     # Messages about reports already sent

@@ -38,7 +38,11 @@ def largest_sizes(photos: Sequence[Sequence[PhotoFile] | None]) -> list[PhotoFil
 
 
 async def archive_photos(bot: Bot, archive: PhotoArchive, sizes: Sequence[PhotoFile]) -> tuple[str, ...]:
-    """Download each photo and archive it; digests in the given order."""
+    """Download each photo and archive it without its metadata; digests in the given order.
+
+    PhotoTooLarge past the Bot API's download limit; BadPhoto (storage/photo_metadata.py) for an empty file or one
+    that is not an image.
+    """
     if any((s.file_size or 0) > MAX_PHOTO_BYTES for s in sizes):
         raise PhotoTooLarge
 

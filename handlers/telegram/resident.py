@@ -25,6 +25,7 @@ from handlers.telegram.keyboards import Answer, answer_with, press_calls, reply_
 from handlers.telegram.people import resident_of
 from handlers.telegram.session import perform
 from handlers.telegram.updates import PRIVATE, TgCallbackQuery, TgMessage, TgUpdate
+from storage.photo_metadata import BadPhoto
 from storage.photos import PhotoArchive
 
 log = logging.getLogger(__name__)
@@ -110,6 +111,9 @@ class ResidentLane:
             digests = await archive_photos(self._bot, self._archive, largest_sizes([m.photo for m in album]))
         except PhotoTooLarge:
             return dialog.Failed()
+        except BadPhoto as exc:
+            log.info("resident photo refused: %s", exc)
+            return dialog.BadPhoto()
         except TelegramAPIError as exc:
             log.warning("photo download failed: %s", type(exc).__name__)
             return dialog.Failed()

@@ -23,6 +23,7 @@ from handlers.telegram.keyboards import answer_press, send_replies
 from handlers.telegram.people import official_of
 from handlers.telegram.predicates import has_author, staff_action
 from handlers.telegram.session import perform
+from storage.photo_metadata import BadPhoto
 from storage.photos import PhotoArchive
 
 log = logging.getLogger(__name__)
@@ -62,7 +63,7 @@ async def staff_message(message: Message, bot: Bot, archive: PhotoArchive, album
         from_bot = origin.from_user is not None and origin.from_user.id == bot.id
         replied = Replied(origin.message_id, from_bot, origin.date)
     photos: tuple[str, ...] = ()
-    failed = False
+    failed = bad = False
     wanted = (replied is not None and replied.from_bot) or (parsed is not None and parsed[0] == "resolve")
     if message.photo and wanted:
         try:
@@ -70,6 +71,9 @@ async def staff_message(message: Message, bot: Bot, archive: PhotoArchive, album
         except (PhotoTooLarge, TelegramAPIError) as exc:
             log.warning("staff photo download failed: %s", type(exc).__name__)
             failed = True
+        except BadPhoto as exc:
+            log.info("staff photo refused: %s", exc)
+            bad = True
     return StaffMessage(
         chat=chat_of(message),
         official=official_of(message.from_user),
@@ -79,6 +83,7 @@ async def staff_message(message: Message, bot: Bot, archive: PhotoArchive, album
         args=parsed[1] if parsed else "",
         photos=photos,
         photos_failed=failed,
+        photos_bad=bad,
         other=not (message.text or message.photo),
         replied=replied,
     )

@@ -23,6 +23,7 @@ from handlers.vk.keyboards import ClientCaps, keyboard
 from handlers.vk.longpoll import LongPoll
 from handlers.vk.render import to_plain
 from handlers.vk.updates import IncomingMessage, IncomingPress, parse_message_event, parse_message_new
+from storage.photo_metadata import BadPhoto
 from storage.photos import PhotoArchive
 
 log = logging.getLogger(__name__)
@@ -141,9 +142,12 @@ class VkAdapter:
     async def _photos(self, incoming: IncomingMessage) -> dialog.ResidentInput:
         try:
             blobs = await asyncio.gather(*(self._api.http_client.request_content(u) for u in incoming.photo_urls))
-            if any(len(b) > PHOTO_LIMIT or not b for b in blobs):
+            if any(len(b) > PHOTO_LIMIT for b in blobs):
                 return dialog.Failed()
             digests = tuple([await self._archive.put(b) for b in blobs])
+        except BadPhoto as exc:
+            log.info("VK photo refused: %s", exc)
+            return dialog.BadPhoto()
         except Exception as exc:
             log.warning("VK photo download failed: %s", type(exc).__name__)
             return dialog.Failed()
