@@ -177,6 +177,8 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
             # it an intake-only process counts its own replies, the worker process its own sends).
             budgets = shared.budgets or await _local_budgets(settings, records)
             json_session(bot).pace_with(budgets)
+            if settings.operator_name is None:
+                log.warning("OPERATOR_NAME is not set: the personal-data notice names no operator")
             me = await bot.get_me()
             log.info("bot @%s started as %s", me.username, settings.bot_role)
             tasks: list[asyncio.Task[None]] = []

@@ -140,6 +140,14 @@ class Casework:
             )
         )
 
+    def _told(self, report: Report, told: str) -> Rich:
+        """The official's acknowledgement (`told`, a catalog text), or that nobody reads it: the resident erased
+        their data."""
+        if report.anonymous:
+            text = self._("Report #{number}: recorded. The resident withdrew consent, so it goes to no one.")
+            return fill(text, number=report.id)
+        return fill(self._(told), number=report.id)
+
     async def _edit(self, before: Report, after: Report) -> list[OutboxMessage]:
         """The card's edit, if the card would show anything different."""
         return await self._posting.card_edit(after) if _card_changed(before, after) else []
@@ -253,7 +261,7 @@ class Casework:
                 photos,
             )
             outbox += await self._edit(report, step.after)
-            reply = fill(_("Answer to report #{number} sent to the resident."), number=report.id)
+            reply = self._told(report, mark("Answer to report #{number} sent to the resident."))
             return Outcome([step], outbox, reply)
 
         return await self._run(report_id, act)
@@ -308,7 +316,7 @@ class Casework:
                 photos,
             )
             outbox += await self._edit(report, step.after)
-            reply = fill(_("Report #{number} is resolved; the resident is notified."), number=report.id)
+            reply = self._told(report, mark("Report #{number} is resolved; the resident is notified."))
             return Outcome([step], outbox, reply)
 
         return await self._run(report_id, act)
@@ -333,7 +341,7 @@ class Casework:
                 lambda r_: [fill(r_("Reason: {reason}"), reason=reason)],
             )
             outbox += await self._edit(report, step.after)
-            reply = fill(_("Report #{number} is rejected; the resident is notified."), number=report.id)
+            reply = self._told(report, mark("Report #{number} is rejected; the resident is notified."))
             return Outcome([step], outbox, reply)
 
         return await self._run(report_id, act)
