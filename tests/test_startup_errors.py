@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PREFIXES = ("TELEGRAM_", "STAFF_", "ADMIN_", "VK_", "WEBHOOK_", "REDIS_", "BOT_ROLE", "DATA_DIR", "LOG_LEVEL")
 
 
-def start(tmp_path: Path, env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess[str]:  # noqa: ASYNC109
+def start(tmp_path: Path, env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
     """`python -m bot` in `tmp_path` (its .env, if any, is read) with these variables; it must end by itself."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith(PREFIXES)}
     return subprocess.run(
@@ -114,7 +114,7 @@ async def test_an_unreachable_vk_api_url(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("code", "message", "named"),
     [
-        (100, "One of the parameters specified was missing or invalid: longpoll for this group is not enabled", "Long Poll"),
+        (100, "One of the parameters specified was missing or invalid: longpoll for this group is not enabled", "Long"),
         (5, "User authorization failed: invalid access_token (4).", "VK_TOKEN"),
         (15, "Access denied: no access to call this method", "VK_TOKEN"),
     ],
