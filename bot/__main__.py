@@ -1,4 +1,4 @@
-"""`python -m bot`: run Priemnaya with settings from the environment or `.env`."""
+"""`python -m bot`: run Priemnaya with settings from the environment or `.env`; `python -m bot check`: health."""
 
 from __future__ import annotations
 
@@ -9,9 +9,15 @@ import sys
 
 from pydantic import ValidationError
 
+USAGE = "usage: python -m bot [check]"
 
-def main() -> int:
-    """Validate settings, then run; a bad setting is one clear line, not a traceback."""
+
+def main(argv: list[str] | None = None) -> int:
+    """Validate settings, then run (or check); a setting that cannot work is one clear line and exit code 2."""
+    args = sys.argv[1:] if argv is None else argv
+    if args not in ([], ["check"]):
+        print(USAGE, file=sys.stderr)
+        return 2
     # A stop asked for while still starting (imports take seconds) is a clean exit; the loop's handlers take over later.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     from bot.settings import Settings, describe_error
@@ -19,9 +25,11 @@ def main() -> int:
     try:
         settings = Settings()
     except ValidationError as exc:
-        print(f"Configuration error: {describe_error(exc)}", file=sys.stderr)
-        print("See .env.example and README.md for every setting.", file=sys.stderr)
-        return 2
+        return _configuration_error(f"{describe_error(exc)} (see .env.example and README.md for every setting)")
+    if args == ["check"]:
+        from bot.health import check
+
+        return asyncio.run(check(settings))
     logging.basicConfig(
         level=settings.log_level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -34,6 +42,7 @@ def main() -> int:
 
     from bot.app import install_signal_handlers, run
     from bot.delivery.local import AnotherWorker
+    from bot.settings import ConfigurationError
     from handlers.telegram.client import TokenRejected
 
     async def main_async() -> None:
@@ -43,20 +52,26 @@ def main() -> int:
 
     try:
         asyncio.run(main_async())
+    except ConfigurationError as exc:
+        return _configuration_error(str(exc))
     except TokenRejected:
-        print("Configuration error: TELEGRAM_TOKEN was rejected by the Telegram API.", file=sys.stderr)
-        return 2
-    except AnotherWorker:
-        print(
-            "Configuration error: another process already delivers from this database (BOT_ROLE all or worker);"
-            " without REDIS_URL one process per DATA_DIR delivers, the others run with BOT_ROLE=intake.",
-            file=sys.stderr,
+        return _configuration_error(
+            "TELEGRAM_TOKEN was rejected by the Telegram API; put your bot's token from @BotFather"
         )
-        return 2
+    except AnotherWorker:
+        return _configuration_error(
+            "another process already delivers from this database (BOT_ROLE all or worker);"
+            " without REDIS_URL one process per DATA_DIR delivers, the others run with BOT_ROLE=intake"
+        )
     except OSError as exc:
         print(f"Start-up failed: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def _configuration_error(line: str) -> int:
+    print(f"Configuration error: {line}", file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":

@@ -22,18 +22,19 @@ from bot.delivery.budgets import BudgetConfig, Budgets, SendBudgets
 from bot.delivery.local import WakeSender, delivery_lock, wake_listener
 from bot.delivery.relay import OutboxRelay
 from bot.delivery.worker import DeliveryWorker, Sender
-from bot.settings import Settings
+from bot.settings import ConfigurationError, Settings, shown_url
 from bot.text.i18n import Locales
 from handlers.telegram import build_intake
-from handlers.telegram.client import TelegramBot, set_commands
+from handlers.telegram.client import ApiRefused, ApiUnreachable, TelegramBot, set_commands, who_am_i
 from handlers.telegram.client import make_bot as make_telegram_bot
 from handlers.telegram.compose import TelegramComposer
+from handlers.telegram.intake import TelegramIntake
 from handlers.telegram.polling import UpdatePoller
 from handlers.telegram.probe import TelegramProbe
 from handlers.telegram.sender import TelegramSender
 from handlers.telegram.session import json_session
-from handlers.telegram.webhook import serve_webhook
-from handlers.vk import VkAdapter, VkSender
+from handlers.telegram.webhook import ListenFailed, new_secret, webhook_server
+from handlers.vk import LongPollRefused, VkAdapter, VkSender, VkUnreachable
 from handlers.vk import make_api as make_vk_api
 from handlers.vk.compose import VkComposer
 from storage.base import DraftStore, OutboxStore
@@ -100,12 +101,17 @@ async def _shared(settings: Settings, records: SqliteStorage) -> AsyncIterator[S
         return
     from storage.redis_budgets import RedisSendBudgets
     from storage.redis_delivery import RedisDelivery
-    from storage.redis_pool import connect
+    from storage.redis_pool import RedisUnreachable, connect, ping
     from storage.redis_queue import RedisQueue
     from storage.redis_state import RedisKeyedLocks, RedisResidentState
 
     # Bounded connections that a command waits for: a surge of handlers must queue, not run out of sockets.
     client = connect(settings.redis_url, max_connections=REDIS_CONNECTIONS, timeout=30, decode_responses=True)
+    try:
+        await ping(client)
+    except RedisUnreachable as exc:
+        await client.aclose()
+        raise ConfigurationError(f"cannot connect to REDIS_URL ({shown_url(settings.redis_url)}): {exc}") from None
     ns = settings.redis_namespace
     queue = RedisQueue(client, namespace=ns, report_lanes=report_lanes(settings))  # a consumer unique to this worker
     residents = RedisResidentState(client, namespace=ns)
@@ -123,7 +129,11 @@ async def _shared(settings: Settings, records: SqliteStorage) -> AsyncIterator[S
 
 
 async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
-    """Run until `stop` is set (or SIGINT/SIGTERM when run from the command line)."""
+    """Run until `stop` is set (or SIGINT/SIGTERM when run from the command line).
+
+    A setting that cannot work (an API that does not answer or refuses, Redis down, VK's long poll refused)
+    raises `ConfigurationError` naming it, or the token's `TokenRejected`, before anything is served.
+    """
     stop = stop or asyncio.Event()
     records = await SqliteStorage.open(
         settings.database_path,
@@ -157,6 +167,7 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
     delivery = settings.bot_role in ("all", "worker")
     # Without Redis the SQLite outbox is the queue: one delivering process per database, woken by the intake.
     local = settings.redis_url is None
+    tasks: list[asyncio.Task[None]] = []
     try:
         async with contextlib.AsyncExitStack() as stack:
             if delivery and local:
@@ -179,67 +190,138 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
             json_session(bot).pace_with(budgets)
             if settings.operator_name is None:
                 log.warning("OPERATOR_NAME is not set: the personal-data notice names no operator")
-            me = await bot.get_me()
-            log.info("bot @%s started as %s", me.username, settings.bot_role)
-            tasks: list[asyncio.Task[None]] = []
-            worker = None
-            if delivery:
-                senders: dict[Messenger, Sender] = {Messenger.TELEGRAM: TelegramSender(bot, archive)}
-                if vk_api is not None:
-                    senders[Messenger.VK] = VkSender(vk_api, archive)
-                worker = DeliveryWorker(
-                    shared.queue or records,
-                    senders,
-                    clock=utc_now,
-                    policy=reception.rerouting,
-                    cards=records,
-                    budgets=budgets,
-                )
-                reception.on_enqueue(worker.wake)
-                if local:
-                    await stack.enter_async_context(wake_listener(settings.database_path, worker.wake))
-                tasks.append(asyncio.create_task(worker.run(stop), name="delivery"))
-                retention = run_retention(reception.privacy, stop, settings.retention_check_seconds)
-                tasks.append(asyncio.create_task(retention, name="retention"))
-            elif local:
-                wake_worker = WakeSender(settings.database_path)
-                stack.callback(wake_worker.close)
-                reception.on_enqueue(wake_worker)
-            if shared.relay_queue is not None and shared.relay_locks is not None:
-                relay = OutboxRelay(
-                    records, shared.relay_queue, shared.relay_locks, worker.wake if worker else lambda: None
-                )
-                reception.on_enqueue(relay.wake)
-                tasks.append(asyncio.create_task(relay.run(stop), name="relay"))
-            if intake:
-                with contextlib.suppress(Exception):
-                    await set_commands(bot, locales)
-                telegram = build_intake(bot, reception, archive, settings.album_wait_seconds)
-                if settings.webhook_url:
-                    webhook = serve_webhook(
-                        telegram,
-                        stop,
-                        url=settings.webhook_url,
-                        host=settings.webhook_host,
-                        port=settings.webhook_port,
-                        path=settings.webhook_path,
-                        secret=settings.webhook_secret,
+            me = await _telegram_answers(bot, settings)
+            vk = None
+            if intake and vk_api is not None and settings.vk_group_id is not None:
+                vk = VkAdapter(reception, vk_api, settings.vk_group_id, settings.data_dir, archive, budgets)
+                await _vk_answers(vk, settings)
+            try:
+                worker = None
+                if delivery:
+                    senders: dict[Messenger, Sender] = {Messenger.TELEGRAM: TelegramSender(bot, archive)}
+                    if vk_api is not None:
+                        senders[Messenger.VK] = VkSender(vk_api, archive)
+                    worker = DeliveryWorker(
+                        shared.queue or records,
+                        senders,
+                        clock=utc_now,
+                        policy=reception.rerouting,
+                        cards=records,
+                        budgets=budgets,
                     )
-                    tasks.append(asyncio.create_task(webhook, name="webhook"))
-                else:
-                    await bot.delete_webhook()  # getUpdates and a webhook exclude each other
-                    tasks.append(asyncio.create_task(UpdatePoller(telegram).run(stop), name="polling"))
-                if vk_api is not None and settings.vk_group_id is not None:
-                    vk = VkAdapter(reception, vk_api, settings.vk_group_id, settings.data_dir, archive, budgets)
-                    tasks.append(asyncio.create_task(vk.run(stop), name="vk"))
-            settle_memory()
-            await stop.wait()
-            await asyncio.gather(*tasks, return_exceptions=True)
+                    reception.on_enqueue(worker.wake)
+                    if local:
+                        await stack.enter_async_context(wake_listener(settings.database_path, worker.wake))
+                    tasks.append(asyncio.create_task(worker.run(stop), name="delivery"))
+                    retention = run_retention(reception.privacy, stop, settings.retention_check_seconds)
+                    tasks.append(asyncio.create_task(retention, name="retention"))
+                elif local:
+                    wake_worker = WakeSender(settings.database_path)
+                    stack.callback(wake_worker.close)
+                    reception.on_enqueue(wake_worker)
+                if shared.relay_queue is not None and shared.relay_locks is not None:
+                    relay = OutboxRelay(
+                        records, shared.relay_queue, shared.relay_locks, worker.wake if worker else lambda: None
+                    )
+                    reception.on_enqueue(relay.wake)
+                    tasks.append(asyncio.create_task(relay.run(stop), name="relay"))
+                if intake:
+                    with contextlib.suppress(Exception):
+                        await set_commands(bot, locales)
+                    telegram = build_intake(bot, reception, archive, settings.album_wait_seconds)
+                    if settings.webhook_url:
+                        await stack.enter_async_context(_webhook(settings, telegram))
+                    else:
+                        await bot.delete_webhook()  # getUpdates and a webhook exclude each other
+                        tasks.append(asyncio.create_task(UpdatePoller(telegram).run(stop), name="polling"))
+                    if vk is not None:
+                        tasks.append(asyncio.create_task(vk.run(stop), name="vk"))
+                log.info("bot @%s started as %s", me, settings.bot_role)
+                settle_memory()
+                await stop.wait()
+            finally:
+                # A start that failed half-way stops what it had started, as a stop would.
+                stop.set()
+                await asyncio.gather(*tasks, return_exceptions=True)
     finally:
         await bot.session.close()
         if vk_api is not None:
             await vk_api.http_client.close()
         await records.close()
+
+
+async def _telegram_answers(bot: TelegramBot, settings: Settings) -> str:
+    """getMe once (the bot's username): an API that does not answer, or is not the Bot API, stops the start naming
+    TELEGRAM_API_URL."""
+    try:
+        return (await who_am_i(bot)).username or ""
+    except ApiUnreachable as exc:
+        raise ConfigurationError(f"cannot reach TELEGRAM_API_URL ({settings.telegram_api_url}): {exc}") from None
+    except ApiRefused as exc:
+        raise ConfigurationError(
+            f"TELEGRAM_API_URL ({settings.telegram_api_url}) did not answer as the Telegram Bot API: {exc}"
+        ) from None
+
+
+async def _vk_answers(vk: VkAdapter, settings: Settings) -> None:
+    """Open VK's long poll once: a refusal stops the start with a line naming VK_TOKEN or VK_GROUP_ID."""
+    try:
+        await vk.start()
+    except VkUnreachable as exc:
+        raise ConfigurationError(f"cannot reach VK_API_URL ({settings.vk_api_url}): {exc}") from None
+    except LongPollRefused as exc:
+        raise ConfigurationError(vk_refusal(exc, settings.vk_group_id)) from None
+
+
+def vk_refusal(exc: LongPollRefused, group_id: int | None) -> str:
+    """What VK's refusal of the long poll (its error code and message) says about the settings."""
+    said = f"VK refused the long poll of community {group_id} ([{exc.code}] {exc.message})"
+    if exc.code == 5:
+        return f"VK_TOKEN was rejected by VK: {said}; put the community's token (Manage community > API usage)"
+    if exc.code in (15, 27):
+        return (
+            f"{said}; VK_TOKEN must be a token of the community VK_GROUP_ID names, with the community management"
+            " permission"
+        )
+    return (
+        f"{said}; check VK_GROUP_ID, that VK_TOKEN is this community's token, and that Long Poll API is on in the"
+        " community's settings (API usage > Long Poll API)"
+    )
+
+
+@contextlib.asynccontextmanager
+async def _webhook(settings: Settings, telegram: TelegramIntake) -> AsyncIterator[None]:
+    """The webhook server, with WEBHOOK_SECRET or, without it, a random secret made for this run."""
+    assert settings.webhook_url is not None
+    secret = settings.webhook_secret
+    if not secret:
+        # Never logged: only Telegram (through setWebhook) learns it.
+        secret = new_secret()
+        log.info("WEBHOOK_SECRET is not set: a random secret was made for this run and registered with setWebhook")
+    started = False
+    try:
+        async with webhook_server(
+            telegram,
+            url=settings.webhook_url,
+            host=settings.webhook_host,
+            port=settings.webhook_port,
+            path=settings.webhook_path,
+            secret=secret,
+        ):
+            started = True
+            yield
+    except (ListenFailed, ApiUnreachable, ApiRefused) as exc:
+        if started:
+            raise
+        raise ConfigurationError(_webhook_failure(settings, exc)) from None
+
+
+def _webhook_failure(settings: Settings, exc: Exception) -> str:
+    if isinstance(exc, ListenFailed):
+        return f"cannot listen on WEBHOOK_HOST:WEBHOOK_PORT ({settings.webhook_host}:{settings.webhook_port}): {exc}"
+    if isinstance(exc, ApiUnreachable):
+        return f"cannot reach TELEGRAM_API_URL ({settings.telegram_api_url}): {exc}"
+    return f"Telegram refused WEBHOOK_URL ({settings.webhook_url}): {exc}"
 
 
 def settle_memory() -> None:

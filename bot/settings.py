@@ -10,6 +10,16 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 TELEGRAM_API_DEFAULT = "https://api.telegram.org"
 VK_API_DEFAULT = "https://api.vk.ru"
+# The placeholders of .env.example: `cp .env.example .env` alone must not start a bot that cannot work.
+EXAMPLE_TOKEN = "123456789:AAExampleTokenFromBotFather"
+EXAMPLE_STAFF_CHAT = -1001234567890
+EXAMPLE_ADMINS = frozenset({111111111, 222222222})
+EXAMPLE_VK_TOKEN = "vk1.a.example"
+EXAMPLE_WEBHOOK_SECRET = "change-me"
+
+
+class ConfigurationError(Exception):
+    """A setting that cannot work, found at start-up: `python -m bot` prints it as one line and exits with 2."""
 
 
 class Settings(BaseSettings):
@@ -73,6 +83,19 @@ class Settings(BaseSettings):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
 
+    @field_validator("vk_api_url")
+    @classmethod
+    def _vk_base(cls, value: str) -> str:
+        # vkbottle's own constant is https://api.vk.ru/method/; the base is taken with or without that /method.
+        return value.removesuffix("/method").rstrip("/")
+
+    @field_validator("webhook_path")
+    @classmethod
+    def _webhook_path(cls, value: str) -> str:
+        if not value.startswith("/") or value.rstrip("/") == "/healthz":
+            raise ValueError("must start with / and not be /healthz (the health check's path)")
+        return value
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper_level(cls, value: Any) -> Any:
@@ -133,7 +156,37 @@ class Settings(BaseSettings):
             raise ValueError("STAFF_CHAT_ID is required: the Telegram group where officials work")
         if self.vk_token is not None and self.vk_group_id is None:
             raise ValueError("VK_GROUP_ID is required with VK_TOKEN: the id of the community (a positive number)")
+        self._not_examples()
+        if self.webhook_url and not self.webhook_secret and self.redis_url and self.bot_role == "intake":
+            # Each intake would make up its own secret, and the last to call setWebhook would lock the others out.
+            raise ValueError(
+                "WEBHOOK_SECRET is required for webhook intake processes sharing REDIS_URL (BOT_ROLE=intake):"
+                " all of them must register the same secret with Telegram"
+            )
         return self
+
+    def _not_examples(self) -> None:
+        if self.telegram_token == EXAMPLE_TOKEN:
+            raise ValueError(
+                "TELEGRAM_TOKEN is the example value from .env.example; put your bot's token from @BotFather"
+            )
+        if self.staff_chat_id == EXAMPLE_STAFF_CHAT:
+            raise ValueError(
+                "STAFF_CHAT_ID is the example value from .env.example; put the id of your staff group"
+                " (add the bot to the group; supergroup ids start with -100)"
+            )
+        if self.admin_ids & EXAMPLE_ADMINS:
+            raise ValueError(
+                "ADMIN_IDS holds the example ids from .env.example; put your administrators' Telegram user ids"
+                " or leave it empty"
+            )
+        if self.vk_token == EXAMPLE_VK_TOKEN:
+            raise ValueError("VK_TOKEN is the example value from .env.example; put your community's token")
+        if self.webhook_secret == EXAMPLE_WEBHOOK_SECRET:
+            raise ValueError(
+                "WEBHOOK_SECRET is the example value from .env.example; put a long random one or leave it unset"
+                " (a random one is then made at each start)"
+            )
 
     @property
     def vk_enabled(self) -> bool:
@@ -149,6 +202,21 @@ class Settings(BaseSettings):
     def photos_dir(self) -> Path:
         """Where archived photos live, addressed by their SHA-256."""
         return self.data_dir / "photos"
+
+
+def shown_url(url: str) -> str:
+    """The URL as it may be printed or logged: without a password or user name in it."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(url)
+        if parts.username is None and parts.password is None:
+            return url
+        host = parts.hostname or ""
+        netloc = f"***@{host}" + (f":{parts.port}" if parts.port else "")
+        return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    except ValueError:
+        return url.split("@")[-1]
 
 
 def describe_error(exc: Exception) -> str:

@@ -24,7 +24,16 @@ import asyncio
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.exceptions import AuthenticationError, RedisError
 from redis.exceptions import ConnectionError as RedisConnectionError
+
+from bot.reach import why_unreachable
+
+PING_TIMEOUT = 10.0
+
+
+class RedisUnreachable(Exception):
+    """Redis did not answer a PING (down, refused, wrong password...); the argument is why, in a few words."""
 
 
 class BoundedRedis(aioredis.Redis):
@@ -76,3 +85,16 @@ def connect(url: str, *, max_connections: int, timeout: float | None, **connecti
     """A client for the Redis at `url` with at most `max_connections` connections; a command that finds none free
     waits up to `timeout` seconds for one. `connection_kwargs` go to each connection (`decode_responses`...)."""
     return BoundedRedis(url, max_connections=max_connections, timeout=timeout, **connection_kwargs)
+
+
+async def ping(client: aioredis.Redis, timeout: float = PING_TIMEOUT) -> None:  # noqa: ASYNC109
+    """PING Redis once; `RedisUnreachable` says why it did not answer (never the URL, which may hold a password)."""
+    try:
+        async with asyncio.timeout(timeout):
+            await client.ping()
+    except AuthenticationError as exc:
+        raise RedisUnreachable("authentication failed") from exc
+    except (RedisConnectionError, OSError, TimeoutError) as exc:
+        raise RedisUnreachable(why_unreachable(exc)) from exc
+    except RedisError as exc:
+        raise RedisUnreachable(f"Redis refused ({type(exc).__name__})") from exc

@@ -767,6 +767,15 @@ class SqliteStorage:
 
         return await self._run(work)
 
+    async def report_count(self) -> int:
+        """How many reports were ever filed (for `python -m bot check`)."""
+
+        def work(db: sqlite3.Connection) -> int:
+            row = db.execute("SELECT COUNT(*) FROM reports").fetchone()
+            return int(row[0]) if row else 0
+
+        return await self._run(work)
+
     async def failed_count(self) -> int:
         """How many messages were refused for good."""
 

@@ -26,7 +26,7 @@ BACKENDS = (
     "storage.redis_pool",
     "storage.photos",
 )
-WIRING = ("bot.app", "bot.settings", "bot.__main__")
+WIRING = ("bot.app", "bot.health", "bot.settings", "bot.__main__")
 
 
 def imports_of(path: Path) -> set[str]:
@@ -87,4 +87,5 @@ def test_only_the_wiring_knows_every_adapter_and_backend() -> None:
         for p in files("bot", "handlers", "storage")
         if crossing(p, ("handlers",)) and crossing(p, BACKENDS) and not str(p.relative_to(ROOT)).startswith("handlers")
     }
-    assert knowing == {"bot/app.py"}
+    # bot/health.py opens the same storage and clients as bot/app.py to check that they answer.
+    assert knowing == {"bot/app.py", "bot/health.py"}

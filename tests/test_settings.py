@@ -54,7 +54,7 @@ def test_bad_settings_name_the_setting(tmp_path: Path, env: dict[str, str], name
 
 
 def test_rejected_token_is_one_clear_line(tmp_path: Path) -> None:
-    # An unreachable API is retried by the bot; a token the API rejects stops it with a clear line.
+    # A token the API rejects stops the start with a clear line (see tests/test_startup_errors.py for the rest).
     import asyncio
 
     from tests.tg_emulator import TelegramEmulator

@@ -6,9 +6,10 @@ from aiogram import Bot
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
-from aiogram.exceptions import TelegramUnauthorizedError
-from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats, LinkPreviewOptions
+from aiogram.exceptions import AiogramError, TelegramAPIError, TelegramNetworkError, TelegramUnauthorizedError
+from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats, LinkPreviewOptions, User
 
+from bot.reach import why_unreachable
 from bot.text.i18n import DEFAULT_LANGUAGE, LANGUAGES, Locales
 from handlers.telegram.session import JsonSession
 
@@ -44,3 +45,36 @@ async def set_commands(bot: Bot, locales: Locales) -> None:
             scope=BotCommandScopeAllPrivateChats(),
             language_code=None if language == DEFAULT_LANGUAGE else language,
         )
+
+
+class ApiUnreachable(Exception):
+    """The Telegram Bot API did not answer at all; the argument is why, in a few words (never the URL)."""
+
+
+class ApiRefused(Exception):
+    """The Bot API (or what TELEGRAM_API_URL points at) answered getMe with an error other than the token's."""
+
+
+async def who_am_i(bot: Bot, timeout: float = 15.0) -> User:  # noqa: ASYNC109
+    """getMe, with every way it can fail at start-up told apart: `TokenRejected`, `ApiUnreachable`, `ApiRefused`."""
+    try:
+        return await bot.get_me(request_timeout=int(timeout))
+    except TelegramUnauthorizedError:
+        raise
+    except TelegramNetworkError as exc:
+        raise ApiUnreachable(why_unreachable(exc)) from exc
+    except TelegramAPIError as exc:
+        raise ApiRefused(exc.message) from exc
+    except AiogramError as exc:
+        raise ApiRefused(f"not a Bot API answer ({type(exc).__name__})") from exc
+
+
+async def chat_title(bot: Bot, chat_id: int, timeout: float = 15.0) -> str:  # noqa: ASYNC109
+    """The title of a chat the bot is in; `ApiRefused` with Telegram's reason if it cannot read the chat."""
+    try:
+        chat = await bot.get_chat(chat_id, request_timeout=int(timeout))
+    except TelegramNetworkError as exc:
+        raise ApiUnreachable(why_unreachable(exc)) from exc
+    except TelegramAPIError as exc:
+        raise ApiRefused(exc.message) from exc
+    return chat.title or str(chat_id)

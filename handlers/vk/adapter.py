@@ -53,13 +53,25 @@ class VkAdapter:
         self._group_id = group_id
         self._state_dir = state_dir
         self._tasks: set[asyncio.Task[None]] = set()
+        self._poll: LongPoll | None = None
         # Names and languages seen lately: a cache to spare users.get, never the only copy of anything.
         self._profiles: OrderedDict[int, ResidentProfile] = OrderedDict()
 
+    async def start(self) -> None:
+        """Open the long poll once: raises `LongPollRefused` or `VkUnreachable` if VK refuses or does not answer.
+
+        After this, failures are retried by `run` for as long as it runs.
+        """
+        self._state_dir.mkdir(parents=True, exist_ok=True)
+        self._poll = LongPoll(self._api, self._group_id, self._state_dir)
+        await self._poll.open()
+
     async def run(self, stop: asyncio.Event) -> None:
         """Listen to the long poll until `stop` is set; each update is handled in its own task."""
-        self._state_dir.mkdir(parents=True, exist_ok=True)
-        poll = LongPoll(self._api, self._group_id, self._state_dir)
+        if self._poll is None:
+            self._state_dir.mkdir(parents=True, exist_ok=True)
+            self._poll = LongPoll(self._api, self._group_id, self._state_dir)
+        poll = self._poll
         listener = asyncio.create_task(self._listen(poll))
         # A long poll waits up to 25 s for VK; on stop we cancel it rather than wait it out.
         await stop.wait()

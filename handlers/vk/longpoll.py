@@ -16,12 +16,28 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from aiohttp import ClientTimeout
-from vkbottle import API
+from aiohttp import ClientError, ClientTimeout
+from vkbottle import API, VKAPIError
+
+from bot.reach import why_unreachable
 
 log = logging.getLogger(__name__)
 
 WAIT_SECONDS = 25
+OPEN_TIMEOUT = 15.0
+
+
+class LongPollRefused(Exception):
+    """VK refused the community's long poll at start (a bad token, a wrong community, long poll switched off)."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(f"[{code}] {message}")
+        self.code = code
+        self.message = message
+
+
+class VkUnreachable(Exception):
+    """The VK API did not answer at all; the argument is why, in a few words."""
 
 
 class LongPoll:
@@ -33,13 +49,29 @@ class LongPoll:
         self._wait = wait
         # The same file and format as vkbottle's polling wrote here, so a running deployment keeps its position.
         self.state_path = state_dir / f"vk-longpoll-{group_id}.json"
+        self._opened: dict[str, Any] | None = None
+
+    async def open(self) -> None:
+        """Ask VK for the long poll once, so a start that cannot work stops instead of retrying in the log.
+
+        Raises `LongPollRefused` with VK's error, or `VkUnreachable`; the first `updates` uses the server got here.
+        """
+        try:
+            async with asyncio.timeout(OPEN_TIMEOUT):
+                self._opened = await self._server()
+        except VKAPIError as exc:
+            raise LongPollRefused(int(getattr(exc, "code", 0) or 0), str(exc.error_msg)) from exc
+        except (ClientError, OSError, TimeoutError) as exc:
+            raise VkUnreachable(why_unreachable(exc)) from exc
+        except (KeyError, TypeError, ValueError) as exc:
+            raise LongPollRefused(0, f"an answer that is not VK's ({type(exc).__name__})") from exc
 
     async def updates(self) -> AsyncIterator[list[Any]]:
         """Each non-empty batch of updates in order; the position is saved after the batch was handed over.
 
         A network or API failure raises: the caller reconnects, and the saved position loses nothing.
         """
-        server = await self._server()
+        server, self._opened = self._opened or await self._server(), None
         if (ts := self._saved_ts()) is not None:
             server["ts"] = ts
         while True:
