@@ -152,12 +152,12 @@ class Desk:
                 return await work.history(report.id)
             case "move":
                 number = args
-                if not number.isdigit() or len(number) > 9:
+                if not (number.isascii() and number.isdigit()) or len(number) > 9:  # "²" is a digit int() refuses
                     return await self._move_usage()
                 return await work.move(report.id, official, int(number))
             case "duplicate":
                 number = args.lstrip("#")
-                if not number.isdigit() or len(number) > 9:
+                if not (number.isascii() and number.isdigit()) or len(number) > 9:  # "²" is a digit int() refuses
                     return say(
                         _("Write /duplicate NUMBER (the report that covers the same problem) as a reply to the card.")
                     )

@@ -377,8 +377,9 @@ class ResidentDialog:
             return [say(_("This location is empty (0, 0). Please send it again or type the address."))]
         draft = await self._drafts.get_draft(profile.ref) or Draft()
         draft.about = None
-        address = visible(address) if address is not None else None
-        address = shorten(address, ADDRESS_MAX) if address else None
+        # Cleaned again once cut: a cut may leave a joiner without the emoji it joined.
+        address = visible(shorten(visible(address), ADDRESS_MAX)) if address is not None else None
+        address = address or None
         draft.location = Location(latitude=lat, longitude=lon, address=address)
         if draft.awaiting is Piece.LOCATION:
             draft.awaiting = None

@@ -4,7 +4,7 @@ Nearly every update a city's bot receives is a resident's step in a private chat
 all of Telegram's fields into objects bound to the bot: measured with py-spy on the saturated webhook, that and
 its router tree were about a third of the bot's CPU, against a twentieth for these models. Fields we do not use
 are ignored; the ones we do are validated, as aiogram would (a payload is never trusted), and bounded by
-Telegram's own limits, so a forged update cannot hand the core more than Telegram ever would.
+Telegram's own limits (texts far above them), so a forged update cannot hand the core megabytes.
 """
 
 from __future__ import annotations
@@ -15,9 +15,10 @@ from functools import cached_property
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 PRIVATE = "private"
-TEXT_LIMIT = 4096
-CAPTION_LIMIT = 1024
-CALLBACK_DATA_LIMIT = 64  # bytes
+# Telegram sends at most 4,096 characters of text and 1,024 of caption; a forged update is cut far above that, so a
+# text too long for a report is still told its own length, and no update hands the core megabytes.
+TEXT_BOUND = 65_536
+CALLBACK_DATA_LIMIT = 64  # bytes, Telegram's own limit
 
 
 class _Model(BaseModel):
@@ -93,12 +94,12 @@ class TgMessage(_Model):
     @field_validator("text")
     @classmethod
     def _bound_text(cls, text: str | None) -> str | None:
-        return text[:TEXT_LIMIT] if text is not None else None
+        return text[:TEXT_BOUND] if text is not None else None
 
     @field_validator("caption")
     @classmethod
     def _bound_caption(cls, caption: str | None) -> str | None:
-        return caption[:CAPTION_LIMIT] if caption is not None else None
+        return caption[:TEXT_BOUND] if caption is not None else None
 
     @cached_property  # asked by the routing (`resident_step`) and again by the step itself
     def command(self) -> str | None:

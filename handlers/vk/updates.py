@@ -29,7 +29,8 @@ _COMMANDS: dict[str, dialog.ResidentInput] = {
 }
 # Attachments that carry nothing we can take; a link preview comes with its text and is harmless.
 _HARMLESS = {"photo", "link"}
-TEXT_LIMIT = 4096
+# VK sends at most 4,096 characters; a forged update is cut far above that (a too-long text is told its length).
+TEXT_BOUND = 65_536
 # VK limits a button's payload to 255 characters; anything far longer is none of ours and is not parsed.
 PAYLOAD_LIMIT = 1024
 
@@ -104,7 +105,7 @@ def _place(geo: Any) -> dialog.Place | dialog.Unsupported:
     if lat is None or lon is None:
         return dialog.Unsupported()
     place = geo.get("place") if isinstance(geo.get("place"), dict) else {}
-    parts = [p[:TEXT_LIMIT] for p in (place.get("title"), place.get("address")) if isinstance(p, str) and p.strip()]
+    parts = [p[:TEXT_BOUND] for p in (place.get("title"), place.get("address")) if isinstance(p, str) and p.strip()]
     address = ", ".join(dict.fromkeys(parts)) or None
     # Out of range or (0, 0): the core answers that the location looks wrong.
     return dialog.Place(lat, lon, address)
@@ -141,7 +142,7 @@ def parse_message_new(obj: Any) -> IncomingMessage | None:
     client_info = obj.get("client_info")
     caps = ClientCaps.of(client_info)
     language = language_of(client_info)
-    text = message.get("text")[:TEXT_LIMIT] if isinstance(message.get("text"), str) else ""
+    text = message.get("text")[:TEXT_BOUND] if isinstance(message.get("text"), str) else ""
     raw_attachments = message.get("attachments", [])
     listed = isinstance(raw_attachments, list)
     attachments = [a for a in raw_attachments if isinstance(a, dict)] if listed else []
