@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import signal
 import sys
 
@@ -20,6 +19,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     # A stop asked for while still starting (imports take seconds) is a clean exit; the loop's handlers take over later.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    from bot.logs import configure_logging
     from bot.settings import Settings, describe_error
 
     try:
@@ -30,15 +30,8 @@ def main(argv: list[str] | None = None) -> int:
         from bot.health import check
 
         return asyncio.run(check(settings))
-    logging.basicConfig(
-        level=settings.log_level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    # vkbottle logs request bodies (residents' texts) at DEBUG; aiogram logs a line per update at INFO, which
-    # costs more than handling some updates: both only when LOG_LEVEL=DEBUG.
-    level = logging.getLogger().level
-    logging.getLogger("vkbottle").setLevel(max(logging.INFO, level))
-    logging.getLogger("aiogram.event").setLevel(level if level <= logging.DEBUG else logging.WARNING)
+    # Library levels and tracebacks without exception messages: residents' texts never reach the log.
+    configure_logging(settings.log_level)
 
     from bot.app import install_signal_handlers, run
     from bot.delivery.local import AnotherWorker

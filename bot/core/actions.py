@@ -49,9 +49,10 @@ class Action:
 
 
 _RESIDENT = re.compile(
-    r"r\.(new|my|send|cancel|nophoto|fresh|agree|forget|keep|cat\.(\d{1,9})|edit\.(category|description|location|photos)|about\.(\d{1,9}))"
+    r"r\.(new|my|send|cancel|nophoto|fresh|agree|forget|keep|cat\.(\d{1,9})|edit\.(category|description|location|photos)|about\.(\d{1,9}))",
+    re.ASCII,  # digits are 0-9 only: "r.cat.٣" is not the bot's
 )
-_STAFF = re.compile(r"s\.(take|resolve|reject|history|rnp|rnc)\.(\d{1,9})")
+_STAFF = re.compile(r"s\.(take|resolve|reject|history|rnp|rnc)\.(\d{1,9})", re.ASCII)
 
 
 def parse_resident(data: str | None) -> Action | None:

@@ -22,6 +22,7 @@ from bot.core.models import ChatRef, Official, Report
 from bot.core.replied import Replied, report_of
 from bot.core.replies import Reply, say
 from bot.core.routing import StaffRouting
+from bot.text.clean import visible
 from bot.text.i18n import Gettext
 from bot.text.labels import category_name
 from bot.text.rich import Rich, bold, fill, lines
@@ -167,29 +168,31 @@ class Desk:
         _ = self._
         work = self._casework
         official = message.official
+        # What residents read of an official's text: no invisible or direction-control characters.
+        text, args = visible(message.text), visible(message.args)
         match message.command:
             case None:
                 # The message's own id: handled twice (its update comes again after a crash), it is relayed once.
                 source = f"{message.chat.key}:{message.message_id}"
-                return await work.answer(report.id, official, message.text, message.photos, source)
+                return await work.answer(report.id, official, text, message.photos, source)
             case "take":
                 return await work.take(report.id, official)
             case "resolve":
-                return await work.resolve(report.id, official, message.args, message.photos, message.chat)
+                return await work.resolve(report.id, official, args, message.photos, message.chat)
             case "reject":
-                return await work.reject(report.id, official, message.args)
+                return await work.reject(report.id, official, args)
             case "reopen":
-                return await work.reopen(report.id, official, message.args)
+                return await work.reopen(report.id, official, args)
             case "history":
                 return await work.history(report.id)
             case "move":
-                number = message.args.strip()
-                if not number.isdigit() or len(number) > 9:
+                number = args
+                if not (number.isascii() and number.isdigit()) or len(number) > 9:  # "²" is a digit int() refuses
                     return await self._move_usage()
                 return await work.move(report.id, official, int(number))
             case "duplicate":
-                number = message.args.strip().lstrip("#")
-                if not number.isdigit() or len(number) > 9:
+                number = args.lstrip("#")
+                if not (number.isascii() and number.isdigit()) or len(number) > 9:  # "²" is a digit int() refuses
                     return say(
                         _("Write /duplicate NUMBER (the report that covers the same problem) as a reply to the card.")
                     )

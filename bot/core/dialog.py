@@ -28,6 +28,7 @@ from bot.core.replies import Reply, say
 from bot.core.routing import StaffRouting
 from bot.core.turns import ChatTurns, Turn
 from bot.text.cards import CardFacts
+from bot.text.clean import visible
 from bot.text.formatting import moment, place, shorten
 from bot.text.i18n import Gettext, Locales
 from bot.text.labels import category_name, status_label
@@ -299,9 +300,9 @@ class ResidentDialog:
         """The resident's text or photos go to the officials as an addition to their report."""
         photos: tuple[str, ...] = ()
         if isinstance(event, Text):
-            text = event.text.strip()
+            text = visible(event.text)
         else:
-            text, photos = (event.caption or "").strip(), event.digests[:ALBUM_LIMIT]
+            text, photos = visible(event.caption or ""), event.digests[:ALBUM_LIMIT]
         if not text and not photos:
             return say(_("The message is empty. Please write a few words."))
         if len(text) > DESCRIPTION_MAX:
@@ -326,7 +327,8 @@ class ResidentDialog:
     # Inputs
 
     async def _on_text(self, profile: ResidentProfile, raw: str, _: Gettext) -> list[Reply]:
-        text = raw.strip()
+        # Invisible characters are no text: five zero-width spaces are an empty message.
+        text = visible(raw)
         if not text:
             return [say(_("The message is empty. Please write a few words."))]
         draft = await self._drafts.get_draft(profile.ref) or Draft()
@@ -398,10 +400,11 @@ class ResidentDialog:
             if draft.description is None and not self._check(draft.pending_text, DESCRIPTION_MAX, _):
                 draft.description = draft.pending_text
             draft.pending_text = None
-        if caption is not None and caption.strip() and self._text_target(draft) is Piece.DESCRIPTION:
-            if error := self._check(caption.strip(), DESCRIPTION_MAX, _):
+        caption = visible(caption) if caption is not None else None
+        if caption and self._text_target(draft) is Piece.DESCRIPTION:
+            if error := self._check(caption, DESCRIPTION_MAX, _):
                 return [say(error)]
-            draft.description = caption.strip()
+            draft.description = caption
             if draft.awaiting is Piece.DESCRIPTION:
                 draft.awaiting = None
         notes: list[Reply] = []
@@ -421,9 +424,14 @@ class ResidentDialog:
     ) -> list[Reply]:
         if not (math.isfinite(lat) and math.isfinite(lon) and -90 <= lat <= 90 and -180 <= lon <= 180):
             return [say(_("This location looks wrong. Please send it again or type the address."))]
+        if abs(lat) < 1e-6 and abs(lon) < 1e-6:
+            # What a client sends when it has no fix: a point in the ocean, no place in the city.
+            return [say(_("This location is empty (0, 0). Please send it again or type the address."))]
         draft = await self._drafts.get_draft(profile.ref) or Draft()
         draft.about = None
-        address = shorten(address.strip(), ADDRESS_MAX) if address and address.strip() else None
+        # Cleaned again once cut: a cut may leave a joiner without the emoji it joined.
+        address = visible(shorten(visible(address), ADDRESS_MAX)) if address is not None else None
+        address = address or None
         draft.location = Location(latitude=lat, longitude=lon, address=address)
         if draft.awaiting is Piece.LOCATION:
             draft.awaiting = None

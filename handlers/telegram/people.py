@@ -7,9 +7,8 @@ from typing import Protocol
 from aiogram.types import User
 
 from bot.core.models import Messenger, Official, ResidentProfile, ResidentRef
+from bot.text.clean import display_name
 from bot.text.i18n import pick_language
-
-NAME_MAX = 128
 
 
 class Person(Protocol):
@@ -27,11 +26,12 @@ class Person(Protocol):
 
 def resident_of(user: Person) -> ResidentProfile:
     """A resident's profile: the display name officials see and the language of replies."""
-    name = " ".join(user.full_name.split())[:NAME_MAX] or str(user.id)
+    # Cleaned: a direction override in a name would flip the card's "From:" line.
+    name = display_name(user.full_name) or str(user.id)
     return ResidentProfile(ResidentRef(Messenger.TELEGRAM, user.id), name, pick_language(user.language_code))
 
 
 def official_of(user: User) -> Official:
     """The official acting in the staff chat, with the name Telegram shows for them now."""
-    name = " ".join(user.full_name.split())[:NAME_MAX] or str(user.id)
+    name = display_name(user.full_name) or str(user.id)
     return Official(Messenger.TELEGRAM, user.id, name)

@@ -57,6 +57,22 @@ def resident_step(update: TgUpdate) -> bool:
     return press is not None and _private(press.message)
 
 
+def input_of(message: TgMessage) -> dialog.ResidentInput:
+    """What a resident's message (other than photos) is for the dialog; its values are checked by the core."""
+    if message.venue is not None:
+        venue = message.venue
+        address = ", ".join(p for p in (venue.title, venue.address) if p)
+        return dialog.Place(venue.location.latitude, venue.location.longitude, address)
+    if message.location is not None:
+        return dialog.Place(message.location.latitude, message.location.longitude)
+    command = message.command if message.text is not None else None
+    if command is not None:
+        return _COMMANDS.get(command, dialog.UnknownCommand())
+    if message.text is not None:
+        return dialog.Text(message.text)
+    return dialog.Unsupported()
+
+
 class ResidentLane:
     """A resident's messages, edits and button presses in the private chat, each one step of the dialog."""
 
@@ -88,22 +104,7 @@ class ResidentLane:
             album, message = parts, album_lead(parts)
         if message.photo:
             return await self._run(message, await self._photos(message, album), in_answer)
-        return await self._run(message, self._input(message), in_answer)
-
-    @staticmethod
-    def _input(message: TgMessage) -> dialog.ResidentInput:
-        if message.venue is not None:
-            venue = message.venue
-            address = ", ".join(p for p in (venue.title, venue.address) if p)
-            return dialog.Place(venue.location.latitude, venue.location.longitude, address)
-        if message.location is not None:
-            return dialog.Place(message.location.latitude, message.location.longitude)
-        command = message.command if message.text is not None else None
-        if command is not None:
-            return _COMMANDS.get(command, dialog.UnknownCommand())
-        if message.text is not None:
-            return dialog.Text(message.text)
-        return dialog.Unsupported()
+        return await self._run(message, input_of(message), in_answer)
 
     async def _photos(self, message: TgMessage, album: list[TgMessage]) -> dialog.ResidentInput:
         """A photo or an album (one step), with the caption as the description."""

@@ -3,7 +3,8 @@
 Nearly every update a city's bot receives is a resident's step in a private chat. aiogram's `Update` model reads
 all of Telegram's fields into objects bound to the bot: measured with py-spy on the saturated webhook, that and
 its router tree were about a third of the bot's CPU, against a twentieth for these models. Fields we do not use
-are ignored; the ones we do are validated, as aiogram would (a payload is never trusted).
+are ignored; the ones we do are validated, as aiogram would (a payload is never trusted), and bounded by
+Telegram's own limits (texts far above them), so a forged update cannot hand the core megabytes.
 """
 
 from __future__ import annotations
@@ -11,9 +12,13 @@ from __future__ import annotations
 from datetime import datetime
 from functools import cached_property
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 PRIVATE = "private"
+# Telegram sends at most 4,096 characters of text and 1,024 of caption; a forged update is cut far above that, so a
+# text too long for a report is still told its own length, and no update hands the core megabytes.
+TEXT_BOUND = 65_536
+CALLBACK_DATA_LIMIT = 64  # bytes, Telegram's own limit
 
 
 class _Model(BaseModel):
@@ -86,6 +91,16 @@ class TgMessage(_Model):
     media_group_id: str | None = None
     reply_to_message: TgReplied | None = None
 
+    @field_validator("text")
+    @classmethod
+    def _bound_text(cls, text: str | None) -> str | None:
+        return text[:TEXT_BOUND] if text is not None else None
+
+    @field_validator("caption")
+    @classmethod
+    def _bound_caption(cls, caption: str | None) -> str | None:
+        return caption[:TEXT_BOUND] if caption is not None else None
+
     @cached_property  # asked by the routing (`resident_step`) and again by the step itself
     def command(self) -> str | None:
         """The command's name, lowercased and without a `@bot` mention, if the text (or caption) is a command."""
@@ -102,6 +117,14 @@ class TgCallbackQuery(_Model):
     from_user: TgUser = Field(alias="from")
     message: TgMessage | None = None
     data: str | None = None
+
+    @field_validator("data")
+    @classmethod
+    def _bound_data(cls, data: str | None) -> str | None:
+        # Longer data than Telegram allows is none of ours: the core answers it as a stale button.
+        if data is None or len(data) > CALLBACK_DATA_LIMIT or len(data.encode(errors="replace")) > CALLBACK_DATA_LIMIT:
+            return None
+        return data
 
 
 class TgUpdate(_Model):

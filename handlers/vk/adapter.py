@@ -18,6 +18,7 @@ from bot.core.models import Messenger, ResidentProfile, ResidentRef
 from bot.core.reception import Reception
 from bot.core.replies import Reply
 from bot.delivery.budgets import Budgets, sending
+from bot.text.clean import display_name
 from bot.text.i18n import DEFAULT_LANGUAGE
 from handlers.vk.keyboards import ClientCaps, keyboard
 from handlers.vk.longpoll import LongPoll
@@ -135,10 +136,11 @@ class VkAdapter:
         try:
             response = await self._paced("users.get", {"user_ids": user_id})
             user = response["response"][0]
-            name = " ".join(str(user.get(k) or "") for k in ("first_name", "last_name")).strip()
-        except (VKAPIError, KeyError, IndexError, TypeError):
+            name = " ".join(str(user.get(k) or "") for k in ("first_name", "last_name"))
+        except (VKAPIError, KeyError, IndexError, TypeError, AttributeError):
             name = ""
-        return " ".join(name.split())[:128] or f"id{user_id}"
+        # Cleaned: a direction override in a name would flip the card's "From:" line.
+        return display_name(name) or f"id{user_id}"
 
     async def _on_message(self, incoming: IncomingMessage) -> None:
         profile = await self._profile(incoming.user_id, incoming.language)

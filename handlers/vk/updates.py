@@ -1,4 +1,8 @@
-"""VK updates, untrusted, into the core's dialog inputs."""
+"""VK updates, untrusted, into the core's dialog inputs.
+
+Every field is checked for its type and bounded by VK's own limits; whatever shape an update has, reading it gives
+an input or None (skip it), never an exception.
+"""
 
 from __future__ import annotations
 
@@ -27,6 +31,10 @@ _COMMANDS: dict[str, dialog.ResidentInput] = {
 }
 # Attachments that carry nothing we can take; a link preview comes with its text and is harmless.
 _HARMLESS = {"photo", "link"}
+# VK sends at most 4,096 characters; a forged update is cut far above that (a too-long text is told its length).
+TEXT_BOUND = 65_536
+# VK limits a button's payload to 255 characters; anything far longer is none of ours and is not parsed.
+PAYLOAD_LIMIT = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,9 +67,11 @@ def language_of(client_info: Any) -> str | None:
 def action_of(payload: Any) -> str | None:
     """The action in a button payload (a JSON string or an object), if it is one of ours."""
     if isinstance(payload, str):
+        if len(payload) > PAYLOAD_LIMIT:
+            return None
         try:
             payload = json.loads(payload)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested deeper than the parser goes
             return None
     if isinstance(payload, dict):
         action = payload.get("a")
@@ -93,17 +103,25 @@ def _place(geo: Any) -> dialog.Place | dialog.Unsupported:
     coords = geo.get("coordinates") if isinstance(geo, dict) else None
     if not isinstance(coords, dict):
         return dialog.Unsupported()
-    lat, lon = coords.get("latitude"), coords.get("longitude")
-    if (
-        not (isinstance(lat, int | float) and isinstance(lon, int | float))
-        or isinstance(lat, bool)
-        or isinstance(lon, bool)
-    ):
+    lat, lon = _float(coords.get("latitude")), _float(coords.get("longitude"))
+    if lat is None or lon is None:
         return dialog.Unsupported()
     place = geo.get("place") if isinstance(geo.get("place"), dict) else {}
-    parts = [p for p in (place.get("title"), place.get("address")) if isinstance(p, str) and p.strip()]
+    parts = [p[:TEXT_BOUND] for p in (place.get("title"), place.get("address")) if isinstance(p, str) and p.strip()]
     address = ", ".join(dict.fromkeys(parts)) or None
-    return dialog.Place(float(lat), float(lon), address) if math.isfinite(lat + lon) else dialog.Unsupported()
+    # Out of range or (0, 0): the core answers that the location looks wrong.
+    return dialog.Place(lat, lon, address)
+
+
+def _float(value: Any) -> float | None:
+    """A finite number from JSON (an int too large for a float is none)."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 def replied_of(reply: Any) -> Replied | None:
@@ -126,21 +144,27 @@ def parse_message_new(obj: Any) -> IncomingMessage | None:
     client_info = obj.get("client_info")
     caps = ClientCaps.of(client_info)
     language = language_of(client_info)
-    text = message.get("text") if isinstance(message.get("text"), str) else ""
-    attachments = [a for a in message.get("attachments") or [] if isinstance(a, dict)]
-    kinds = {a.get("type") for a in attachments}
+    text = message.get("text")[:TEXT_BOUND] if isinstance(message.get("text"), str) else ""
+    raw_attachments = message.get("attachments", [])
+    listed = isinstance(raw_attachments, list)
+    attachments = [a for a in raw_attachments if isinstance(a, dict)] if listed else []
+    kinds = {a.get("type") if isinstance(a.get("type"), str) else "?" for a in attachments}
 
     replied = replied_of(message.get("reply_message"))
 
     def result(event: dialog.ResidentInput | None, **extra: Any) -> IncomingMessage:
         return IncomingMessage(user_id, caps, language, event, replied=replied, **extra)
 
-    action = action_of(message.get("payload"))
+    payload = message.get("payload")
+    action = action_of(payload)
     if action == "start":
         return result(dialog.Start())
     if action is not None:
         return result(dialog.Press(action))
-    if kinds - _HARMLESS or not isinstance(message.get("attachments", []), list):
+    if payload not in (None, ""):
+        # A button's payload that is not ours (not JSON, an array, another shape): a stale or forged button.
+        return result(dialog.Press(None))
+    if kinds - _HARMLESS or not listed:
         return result(dialog.Unsupported())
     photos = tuple(u for a in attachments if a.get("type") == "photo" if (u := largest_photo_url(a.get("photo"))))
     if "photo" in kinds:
