@@ -118,7 +118,7 @@ class Resident(Person):
         data = buttons(item)[label]
         replies = await self.press_data(item, data, count)
         if label in SEND_LABELS and replies and (agree := AGREE_LABELS & buttons(replies[0]).keys()):
-            return await self.press_data(replies[0], buttons(replies[0])[agree.pop()], count)
+            return await self.press_data(replies[0], buttons(replies[0])[next(iter(agree))], count)
         return replies
 
     async def press_data(self, item: dict[str, Any], data: str | None, count: int = 1) -> list[dict[str, Any]]:
@@ -313,7 +313,7 @@ class VkResident:
                     )
                 replies = await self.wait(since, count) if count else []
                 if label in SEND_LABELS and replies and (agree := AGREE_LABELS & set(vk_labels(replies[0]))):
-                    return await self.press(replies[0], agree.pop(), count)
+                    return await self.press(replies[0], next(iter(agree)), count)
                 return replies
         raise KeyError(f"no button {label!r} in {item.get('keyboard')}")
 

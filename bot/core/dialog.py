@@ -157,6 +157,10 @@ ResidentInput = (
 )
 
 
+Received = Callable[[], Awaitable[ResidentInput]]
+"""An input received only when the resident is admitted (photos: downloaded and archived then)."""
+
+
 def menu_buttons(_: Gettext) -> Buttons:
     """The main menu."""
     return ((Button(_("New report"), actions.NEW), Button(_("My reports"), actions.MY)),)
@@ -196,9 +200,16 @@ class ResidentDialog:
         self._turns = ChatTurns()
 
     async def handle(
-        self, profile: ResidentProfile, event: ResidentInput, show: Show[T], replied: Replied | None = None
+        self,
+        profile: ResidentProfile,
+        event: ResidentInput | Received,
+        show: Show[T],
+        replied: Replied | None = None,
     ) -> T:
         """Take one input from a resident (`replied`: the message it replies to) and show the replies.
+
+        An input that costs something to receive (photos to download and archive) comes as `Received`: it is
+        received only once the resident is admitted, so a banned or flooding resident's photos are never kept.
 
         One resident's inputs are handled one at a time (an album's photos or a double tap must not race on the
         draft), and their replies are shown in that order, each step's after the earlier ones', however long a
@@ -218,15 +229,15 @@ class ResidentDialog:
                 turn.done()
 
     async def _admitted(
-        self, profile: ResidentProfile, event: ResidentInput, _: Gettext, replied: Replied | None
+        self, profile: ResidentProfile, event: ResidentInput | Received, _: Gettext, replied: Replied | None
     ) -> list[Reply]:
         """The step, if the resident is not banned and not over the minute's limit (counted in the database)."""
-        if _rights(event):
+        if not callable(event) and _rights(event):
             # Reading the notice and erasing one's data are rights: no ban or limit stands in their way.
             return await self._handle(profile, event, _, replied)
         door = await self._gate.admit(profile.ref)
         if door is Door.IN:
-            return await self._handle(profile, event, _, replied)
+            return await self._handle(profile, await event() if callable(event) else event, _, replied)
         if door is Door.TOO_FAST:
             return [
                 say(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime, timedelta
@@ -131,9 +132,11 @@ class Privacy:
 
     def _erasing(self, report: Report, kind: EventKind, actor: Actor, at: datetime) -> Change | None:
         try:
-            return change(report, kind, actor, at, resident=report.resident.erased(), resident_name="", photos=())
+            step = change(report, kind, actor, at, resident=report.resident.erased(), resident_name="")
         except InvalidTransition:
             return None  # a report never sent (cannot happen for stored reports)
+        # The report's own photos go too (`change`'s `photos` are the event's).
+        return Change(step.before, dataclasses.replace(step.after, photos=()), step.events)
 
     async def forget(self, ref: ResidentRef) -> None:
         """Erase everything kept about the resident; their reports stay, anonymised, and their cards say so."""

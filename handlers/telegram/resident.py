@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from functools import partial
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
@@ -103,7 +104,8 @@ class ResidentLane:
                 return None  # a later part of an album: the first part's step takes it along
             album, message = parts, album_lead(parts)
         if message.photo:
-            return await self._run(message, await self._photos(message, album), in_answer)
+            # Downloaded and archived only if the resident is admitted (not banned, not flooding).
+            return await self._run(message, partial(self._photos, message, album), in_answer)
         return await self._run(message, input_of(message), in_answer)
 
     async def _photos(self, message: TgMessage, album: list[TgMessage]) -> dialog.ResidentInput:
@@ -131,7 +133,9 @@ class ResidentLane:
 
         return show
 
-    async def _run(self, message: TgMessage, event: dialog.ResidentInput, in_answer: bool) -> Answer:
+    async def _run(
+        self, message: TgMessage, event: dialog.ResidentInput | dialog.Received, in_answer: bool
+    ) -> Answer:
         assert message.from_user is not None  # checked by `resident_step`
         chat_id = message.chat.id
         origin = message.reply_to_message

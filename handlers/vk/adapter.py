@@ -8,6 +8,7 @@ import logging
 import secrets
 from collections import OrderedDict
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -144,9 +145,8 @@ class VkAdapter:
 
     async def _on_message(self, incoming: IncomingMessage) -> None:
         profile = await self._profile(incoming.user_id, incoming.language)
-        event = incoming.event
-        if event is None:
-            event = await self._photos(incoming)
+        # Photos are downloaded only if the resident is admitted (not banned, not flooding).
+        event = incoming.event if incoming.event is not None else partial(self._photos, incoming)
 
         async def show(replies: list[Reply]) -> None:
             await self.send_replies(incoming.user_id, replies, incoming.caps)
