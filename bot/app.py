@@ -165,6 +165,7 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
             # it an intake-only process counts its own replies, the worker process its own sends).
             budgets = shared.budgets or await _local_budgets(settings, records)
             json_session(bot).pace_with(budgets)
+            json_session(bot).answer_within(settings.reply_timeout_seconds)
             me = await bot.get_me()
             log.info("bot @%s started as %s", me.username, settings.bot_role)
             tasks: list[asyncio.Task[None]] = []
@@ -214,7 +215,15 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
                     await bot.delete_webhook()  # getUpdates and a webhook exclude each other
                     tasks.append(asyncio.create_task(UpdatePoller(telegram).run(stop), name="polling"))
                 if vk_api is not None and settings.vk_group_id is not None:
-                    vk = VkAdapter(reception, vk_api, settings.vk_group_id, settings.data_dir, archive, budgets)
+                    vk = VkAdapter(
+                        reception,
+                        vk_api,
+                        settings.vk_group_id,
+                        settings.data_dir,
+                        archive,
+                        budgets,
+                        reply_timeout=settings.reply_timeout_seconds,
+                    )
                     tasks.append(asyncio.create_task(vk.run(stop), name="vk"))
             settle_memory()
             await stop.wait()
