@@ -188,12 +188,21 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
             # it an intake-only process counts its own replies, the worker process its own sends).
             budgets = shared.budgets or await _local_budgets(settings, records)
             json_session(bot).pace_with(budgets)
+            json_session(bot).answer_within(settings.reply_timeout_seconds)
             if settings.operator_name is None:
                 log.warning("OPERATOR_NAME is not set: the personal-data notice names no operator")
             me = await _telegram_answers(bot, settings)
             vk = None
             if intake and vk_api is not None and settings.vk_group_id is not None:
-                vk = VkAdapter(reception, vk_api, settings.vk_group_id, settings.data_dir, archive, budgets)
+                vk = VkAdapter(
+                    reception,
+                    vk_api,
+                    settings.vk_group_id,
+                    settings.data_dir,
+                    archive,
+                    budgets,
+                    reply_timeout=settings.reply_timeout_seconds,
+                )
                 await _vk_answers(vk, settings)
             try:
                 worker = None

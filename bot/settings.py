@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     timezone: str = "Europe/Moscow"
     default_answer_hours: int = Field(default=24, ge=1, le=24 * 60)
     album_wait_seconds: float = Field(default=0.8, gt=0, le=10)
+    # One attempt of a live reply (sent at once, not queued) that takes longer is given up and tried again.
+    reply_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # Webhook mode (set WEBHOOK_URL): Telegram posts updates to this process instead of long polling.
     webhook_url: str | None = None

@@ -61,6 +61,7 @@ class Person:
         self.client = client
         self.user = user
         self.chat_id = chat_id if chat_id is not None else user["id"]
+        self.patience = WAIT  # seconds `wait` waits; longer where faults slow the bot down on purpose
 
     @property
     def id(self) -> int:
@@ -73,7 +74,11 @@ class Person:
     async def wait(self, since: int, count: int = 1, chat_id: int | None = None) -> list[dict[str, Any]]:
         """Messages the bot sent to this chat (or `chat_id`) after `since`."""
         return await self.client.wait_sent(
-            chat_id=self.chat_id if chat_id is None else chat_id, count=count, since=since, timeout=WAIT, method=SENDS
+            chat_id=self.chat_id if chat_id is None else chat_id,
+            count=count,
+            since=since,
+            timeout=self.patience,
+            method=SENDS,
         )
 
     async def inbox(self, since: int = 0) -> list[dict[str, Any]]:
@@ -271,6 +276,7 @@ class VkResident:
         self.client = client
         self.id = user_id
         self.user = {"id": user_id, "first_name": "Vasily", "last_name": "Sidorov"}
+        self.patience = WAIT  # seconds `wait` waits; longer where faults slow the bot down on purpose
         actions = ["text", "location", "open_link"] + (["callback"] if callbacks else [])
         self.client_info = {
             "button_actions": actions,
@@ -283,7 +289,7 @@ class VkResident:
         return await self.client.last_seq()
 
     async def wait(self, since: int, count: int = 1) -> list[dict[str, Any]]:
-        return await self.client.wait_sent(peer_id=self.id, count=count, since=since, timeout=WAIT)
+        return await self.client.wait_sent(peer_id=self.id, count=count, since=since, timeout=self.patience)
 
     async def inbox(self, since: int = 0) -> list[dict[str, Any]]:
         return await self.client.sent(peer_id=self.id, since=since)

@@ -58,10 +58,13 @@ async def test_calls_reach_telegram_as_documented_and_refusals_raise_aiogram_err
             [first] = [m for m in await client.history(STAFF_CHAT) if m["message_id"] == ids[0]]
             assert first["caption"] == "Card"
 
-            await client.fail("sendMessage", 429, retry_after=7, description="Too Many Requests: retry after 7")
+            # A live call waits out a short 429 and goes; one longer than LIVE_PATIENCE_SECONDS is raised.
+            await client.fail("sendMessage", 429, retry_after=1, description="Too Many Requests: retry after 1")
+            message_id_of(await perform(bot, send_message(RESIDENT["id"], "x")))
+            await client.fail("sendMessage", 429, retry_after=60, description="Too Many Requests: retry after 60")
             with pytest.raises(TelegramRetryAfter) as retry:
                 await perform(bot, send_message(RESIDENT["id"], "x"))
-            assert retry.value.retry_after == 7
+            assert retry.value.retry_after == 60
             await client.fail("sendMessage", 403, description="Forbidden: bot was blocked by the user")
             with pytest.raises(TelegramForbiddenError):
                 await perform(bot, send_message(RESIDENT["id"], "x"))

@@ -3,18 +3,10 @@
 from __future__ import annotations
 
 from aiogram import Bot
-from aiogram.exceptions import (
-    TelegramBadRequest,
-    TelegramForbiddenError,
-    TelegramMigrateToChat,
-    TelegramNotFound,
-    TelegramRetryAfter,
-    TelegramUnauthorizedError,
-)
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
 from aiogram.types import BufferedInputFile, InputMediaPhoto, ReplyParameters
 
-from bot.core.outbox import Card, OutboxKind, OutboxMessage, Refusal, Scope
-from bot.delivery.worker import RetryLater, Undeliverable
+from bot.core.outbox import Card, OutboxKind, OutboxMessage
 from handlers.telegram.calls import (
     edit_caption,
     edit_text,
@@ -25,14 +17,12 @@ from handlers.telegram.calls import (
     send_message,
     send_photo,
 )
+from handlers.telegram.failures import verdict
 from handlers.telegram.files import alias_key
 from handlers.telegram.session import perform_counted
 from storage.photos import PhotoArchive
 
-# Telegram's words for an edit that cannot be made because the card is gone or too old.
-_CARD_GONE = ("message to edit not found", "message can't be edited", "message_id_invalid")
 _NOT_MODIFIED = "message is not modified"
-_CHAT_GONE = ("chat not found", "group chat was deactivated", "have no rights to send", "not enough rights")
 
 
 class TelegramSender:
@@ -52,21 +42,11 @@ class TelegramSender:
                 assert card is not None  # the worker finds the card first
                 return await self._edit(message, card)
             return await self._send(message, card.message_id if card and message.reply_to_card else None)
-        except TelegramRetryAfter as exc:
-            raise RetryLater(float(exc.retry_after), "429 Too Many Requests") from exc
-        except TelegramMigrateToChat as exc:
-            raise Undeliverable(Refusal(exc.message, Scope.CHAT, moved_to=exc.migrate_to_chat_id)) from exc
-        except (TelegramForbiddenError, TelegramNotFound) as exc:
-            raise Undeliverable(Refusal(exc.message, Scope.CHAT)) from exc
-        except TelegramUnauthorizedError:
-            raise  # a revoked token: keep everything queued until an administrator fixes it
-        except TelegramBadRequest as exc:
-            # A 400 will not pass on retry (chat not found, user deactivated, bad markup).
-            text = exc.message.lower()
-            if message.kind is OutboxKind.EDIT and any(words in text for words in _CARD_GONE):
-                raise Undeliverable(Refusal(exc.message, Scope.CARD)) from exc
-            scope = Scope.CHAT if any(words in text for words in _CHAT_GONE) else Scope.MESSAGE
-            raise Undeliverable(Refusal(exc.message, scope)) from exc
+        except TelegramAPIError as exc:
+            judged = verdict(exc, edit=message.kind is OutboxKind.EDIT)
+            if judged is exc:
+                raise  # a 5xx, a network error or a revoked token: kept queued and tried again
+            raise judged from exc
 
     async def _edit(self, m: OutboxMessage, card: Card) -> list[int]:
         """The card's new text and buttons; an edit that changes nothing is done already."""

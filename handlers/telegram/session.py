@@ -23,7 +23,9 @@ from aiohttp import ClientError, ClientTimeout
 
 from bot.core.models import Messenger
 from bot.delivery.budgets import Budgets, sending
+from bot.delivery.live import retrying
 from handlers.telegram.calls import Call, get_file, messages_in
+from handlers.telegram.failures import live_verdict
 
 JSON_HEADERS = {"Content-Type": "application/json"}
 DOWNLOAD_CHUNK = 64 * 1024
@@ -41,11 +43,16 @@ class JsonSession(AiohttpSession):
     """aiogram's `AiohttpSession` with our plain calls beside it; paces the messages `perform` sends."""
 
     budgets: Budgets | None = None
+    reply_timeout: float | None = None
     _plain_http: aiohttp.ClientSession | None = None
 
     def pace_with(self, budgets: Budgets) -> None:
         """Count the messages of every `perform` against these budgets, waiting when they are spent."""
         self.budgets = budgets
+
+    def answer_within(self, seconds: float) -> None:
+        """Give up one attempt of a `perform` after `seconds` (and try again), instead of the session's timeout."""
+        self.reply_timeout = seconds
 
     @contextlib.asynccontextmanager
     async def paced(self, call: Call) -> AsyncIterator[None]:
@@ -154,10 +161,18 @@ def json_session(bot: Bot) -> JsonSession:
 
 
 async def perform(bot: Bot, call: Call) -> Any:
-    """Make a plain call through the bot's JSON session, within the send budgets, and return Telegram's result."""
+    """Make a live call through the bot's JSON session, within the send budgets, and return Telegram's result.
+
+    A 5xx, network failure or timeout is tried again, a 429 after its retry_after (bot/delivery/live.py); each
+    attempt is counted against the budgets, and its wait for them is not part of its timeout.
+    """
     session = json_session(bot)
-    async with session.paced(call):
-        return await session.call(bot, call)
+
+    async def attempt() -> Any:
+        async with session.paced(call):
+            return await session.call(bot, call, session.reply_timeout)
+
+    return await retrying(attempt, live_verdict, call.method)
 
 
 async def perform_counted(bot: Bot, call: Call) -> Any:

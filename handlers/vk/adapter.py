@@ -12,6 +12,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 from vkbottle import API, VKAPIError
 
 from bot.core import dialog
@@ -19,16 +20,21 @@ from bot.core.models import Messenger, ResidentProfile, ResidentRef
 from bot.core.reception import Reception
 from bot.core.replies import Reply
 from bot.delivery.budgets import Budgets, sending
+from bot.delivery.live import retrying
 from bot.text.clean import display_name
 from bot.text.i18n import DEFAULT_LANGUAGE
 from handlers.vk.keyboards import ClientCaps, keyboard
 from handlers.vk.longpoll import LongPoll
 from handlers.vk.render import to_plain
+from handlers.vk.sender import live_verdict
 from handlers.vk.updates import IncomingMessage, IncomingPress, parse_message_event, parse_message_new
 from storage.photo_metadata import BadPhoto
 from storage.photos import PhotoArchive
 
 log = logging.getLogger(__name__)
+
+# What a live call may end with once given up (anything else is a bug, logged with its trace by `handle`).
+LIVE_FAILURES = (VKAPIError, TimeoutError, aiohttp.ClientError)
 
 NAME_CACHE_SIZE = 10_000
 SNACKBAR_LIMIT = 90
@@ -47,8 +53,10 @@ class VkAdapter:
         state_dir: Path,
         archive: PhotoArchive,
         budgets: Budgets | None = None,
+        reply_timeout: float = 10.0,
     ) -> None:
         self._reception = reception
+        self._reply_timeout = reply_timeout
         self._archive = archive
         self._budgets = budgets
         self._api = api
@@ -177,15 +185,18 @@ class VkAdapter:
                 snackbar = {"type": "show_snackbar", "text": to_plain(alerts[0].text, SNACKBAR_LIMIT)}
                 answer["event_data"] = json.dumps(snackbar, ensure_ascii=False)
             try:
-                await self._paced("messages.sendMessageEventAnswer", answer)
-            except VKAPIError as exc:
-                log.info("VK event answer refused: %s", exc.code)
+                await self._live("messages.sendMessageEventAnswer", answer)
+            except LIVE_FAILURES as exc:
+                log.info("VK event answer failed: %s", _code(exc))
             await self.send_replies(press.user_id, [r for r in replies if not r.alert], ClientCaps(True, True))
 
         await self._reception.dialog.handle(profile, dialog.Press(press.action), show)
 
     async def send_replies(self, peer_id: int, replies: Sequence[Reply], caps: ClientCaps) -> None:
-        """Show the core's replies; a failed live reply is logged, the resident can simply ask again."""
+        """Show the core's replies, each tried again on VK's or the network's failure (bot/delivery/live.py).
+
+        A reply given up is logged and the rest are dropped (shown out of order they would not make sense).
+        """
         for reply in replies:
             params: dict[str, Any] = {
                 "peer_id": peer_id,
@@ -196,10 +207,23 @@ class VkAdapter:
             if markup is not None:
                 params["keyboard"] = markup
             try:
-                await self._paced("messages.send", params)
-            except VKAPIError as exc:
-                log.warning("VK reply refused: %s", exc.code)
+                # Every attempt carries the same random_id: one that timed out but arrived is not shown twice.
+                await self._live("messages.send", params)
+            except LIVE_FAILURES as exc:
+                log.warning("VK reply failed: %s", _code(exc))
                 return
+
+    async def _live(self, method: str, params: dict[str, Any]) -> Any:
+        """A live call, tried again on VK's or the network's failure; each attempt within the budget and timeout."""
+
+        async def attempt() -> Any:
+            if self._budgets is None:
+                async with asyncio.timeout(self._reply_timeout):
+                    return await self._api.request(method, params)
+            async with sending(self._budgets, Messenger.VK, 0), asyncio.timeout(self._reply_timeout):
+                return await self._api.request(method, params)
+
+        return await retrying(attempt, live_verdict, method)
 
     async def _paced(self, method: str, params: dict[str, Any]) -> Any:
         """An API call within the community's per-second budget, which VK counts for every call of its token."""
@@ -207,3 +231,8 @@ class VkAdapter:
             return await self._api.request(method, params)
         async with sending(self._budgets, Messenger.VK, 0):  # VK has no per-chat limit
             return await self._api.request(method, params)
+
+
+def _code(exc: Exception) -> str:
+    """What a failure is, for the log: VK's error code, or the kind of network failure."""
+    return str(exc.code) if isinstance(exc, VKAPIError) else type(exc).__name__

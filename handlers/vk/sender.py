@@ -5,6 +5,7 @@ from __future__ import annotations
 import zlib
 from typing import Any
 
+import aiohttp
 from vkbottle import API, VKAPIError
 from vkbottle.tools import PhotoMessageUploader
 
@@ -21,6 +22,39 @@ _REFUSED = {7, 15, 18, 100, 900, 901, 902, 914}
 _BAD_MESSAGE = {100, 914}
 # 909 a message too old to edit, 920 cannot edit this kind of message, 924 cannot edit a deleted message.
 _CARD_GONE = {909, 920, 924}
+# 1 unknown error (vkbottle's word for an HTTP 5xx page too), 10 internal server error.
+_SERVER_FAILED = {1, 10}
+
+
+def verdict(exc: VKAPIError, edit: bool = False) -> Exception:
+    """`RetryLater` when VK asks to slow down, `Undeliverable` for a refusal for good, else `exc`: tried again later.
+
+    `edit`: the call edits a card, which may be gone.
+    """
+    if exc.code in _SLOW_DOWN:
+        return RetryLater(_SLOW_DOWN[exc.code], f"VK error {exc.code}")
+    if exc.code in _REFUSED:
+        scope = Scope.MESSAGE if exc.code in _BAD_MESSAGE else Scope.CHAT
+        return Undeliverable(Refusal(f"VK error {exc.code}: {exc.error_msg}", scope))
+    if edit and exc.code in _CARD_GONE:
+        return Undeliverable(Refusal(f"VK error {exc.code}: {exc.error_msg}", Scope.CARD))
+    return exc
+
+
+def live_verdict(exc: Exception) -> Exception:
+    """A live call's failure: as `verdict`, but only a server's or the network's failure is tried again.
+
+    VK's "unknown error" (1, also what vkbottle makes of an HTTP 5xx page) and "internal server error" (10) are
+    tried again; any other refusal (a bad token, say) is given up at once: a live reply cannot wait for an
+    administrator.
+    """
+    if isinstance(exc, VKAPIError):
+        judged = verdict(exc)
+        if judged is not exc or exc.code in _SERVER_FAILED:
+            return judged
+    elif isinstance(exc, TimeoutError | aiohttp.ClientError):
+        return exc
+    return Undeliverable(Refusal(type(exc).__name__, Scope.MESSAGE))
 
 
 def random_id_for(message: OutboxMessage) -> int:
@@ -44,14 +78,10 @@ class VkSender:
                 return await self._edit(message, card)
             return await self._send(message, card.message_id if card and message.reply_to_card else None)
         except VKAPIError as exc:
-            if exc.code in _SLOW_DOWN:
-                raise RetryLater(_SLOW_DOWN[exc.code], f"VK error {exc.code}") from exc
-            if exc.code in _REFUSED:
-                scope = Scope.MESSAGE if exc.code in _BAD_MESSAGE else Scope.CHAT
-                raise Undeliverable(Refusal(f"VK error {exc.code}: {exc.error_msg}", scope)) from exc
-            if exc.code in _CARD_GONE and message.kind is OutboxKind.EDIT:
-                raise Undeliverable(Refusal(f"VK error {exc.code}: {exc.error_msg}", Scope.CARD)) from exc
-            raise
+            judged = verdict(exc, edit=message.kind is OutboxKind.EDIT)
+            if judged is exc:
+                raise  # VK's own failure: kept queued and tried again
+            raise judged from exc
 
     async def _edit(self, m: OutboxMessage, card: Card) -> list[int]:
         params: dict[str, Any] = {"peer_id": m.chat_id, "message_id": card.message_id, "message": m.text}
