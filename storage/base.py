@@ -245,13 +245,9 @@ class GuardStore(Protocol):
 
     async def reports_since(self, ref: ResidentRef, since: datetime) -> int: ...
     async def get_ban(self, ref: ResidentRef) -> Ban | None: ...
-    async def ban(self, ban: Ban, changes: Sequence[Change], outbox: Sequence[OutboxMessage]) -> bool:
-        """Atomically: keep the resident out, record the changes, queue the messages; False (nothing done) if
-        they were banned already."""
-        ...
-
-    async def unban(self, ref: ResidentRef, changes: Sequence[Change], outbox: Sequence[OutboxMessage]) -> bool:
-        """The reverse of `ban`; False (nothing done) if they were not banned."""
+    async def set_ban(self, ref: ResidentRef, ban: Ban | None, changes: Sequence[Change]) -> bool:
+        """Atomically: keep the resident out (`ban`) or let them in (None), and record the changes on their
+        reports; False (nothing done) if they already were so."""
         ...
 
     async def resident_record(self, ref: ResidentRef) -> ResidentRecord: ...

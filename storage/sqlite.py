@@ -518,30 +518,14 @@ class SqliteStorage:
         """The resident's ban, if any."""
         return await self._run(lambda db: privacy.get_ban(db, ref))
 
-    async def ban(self, ban: Ban, changes: Sequence[Change], outbox_: Sequence[OutboxMessage]) -> bool:
-        """Keep the resident out, recording the changes and queueing the messages; False if banned already."""
-        now = datetime.now(UTC)
+    async def set_ban(self, ref: ResidentRef, ban: Ban | None, changes: Sequence[Change]) -> bool:
+        """Keep the resident out (or let them in with None), recording the changes; False if they already were so."""
 
         def work(db: sqlite3.Connection) -> bool:
             with _transaction(db):
-                if not privacy.ban(db, ban):
+                if not (privacy.ban(db, ban) if ban is not None else privacy.unban(db, ref)):
                     return False
                 records.apply_changes(db, changes)
-                outbox.insert(db, outbox_, now, self.report_lanes)
-                return True
-
-        return await self._run(work)
-
-    async def unban(self, ref: ResidentRef, changes: Sequence[Change], outbox_: Sequence[OutboxMessage]) -> bool:
-        """Let the resident in again; False if they were not banned."""
-        now = datetime.now(UTC)
-
-        def work(db: sqlite3.Connection) -> bool:
-            with _transaction(db):
-                if not privacy.unban(db, ref):
-                    return False
-                records.apply_changes(db, changes)
-                outbox.insert(db, outbox_, now, self.report_lanes)
                 return True
 
         return await self._run(work)

@@ -8,7 +8,6 @@ import contextlib
 import sqlite3
 import time
 from pathlib import Path
-from typing import Any
 
 from bot.settings import Settings
 from tests.harness import (
@@ -23,9 +22,9 @@ from tests.harness import (
     file_report,
     make_settings,
     photo_bytes,
+    sent,
     shown,
     text_of,
-    wait_for_count,
     wait_until,
     world,
 )
@@ -34,28 +33,6 @@ from tests.tg_emulator import EmulatorClient, TelegramEmulator
 BLOCKED = "The officials have blocked your messages to this reception office: they are not read."
 TOO_FAST = "You are sending messages too fast. Please wait a minute: what you send until then is not taken."
 BANNED_ON_CARD = "The resident is banned: their messages reach no one (/unban)."
-
-
-async def linked(w: World, chat_id: int, message: dict[str, Any]) -> None:
-    """Wait until the bot recorded which report its message shows (a reply a moment later finds it)."""
-    await wait_for_count(
-        w.settings.database_path,
-        "SELECT COUNT(*) FROM message_links WHERE messenger = 'tg' AND chat_id = ? AND message_id = ?",
-        1,
-        (chat_id, message["message_id"]),
-    )
-
-
-async def sent(w: World, resident: Resident, description: str, seed: int = 7) -> tuple[dict[str, Any], dict[str, Any]]:
-    """File and send a report (agreeing to the notice if asked); the confirmation and the card."""
-    summary = await file_report(resident, description, seed)
-    since = await w.client.last_seq()
-    [confirmation] = await resident.press(summary, "Send")
-    assert "is sent to the officials" in text_of(confirmation)
-    [card] = await w.official.wait(since)
-    await linked(w, STAFF_CHAT, card)
-    await linked(w, resident.chat_id, confirmation)
-    return confirmation, card
 
 
 async def silence(w: World, resident: Resident, since: int, seconds: float = 1.0) -> None:

@@ -16,13 +16,14 @@ from tests.harness import (
     STAFF_CHAT,
     Resident,
     VkResident,
-    World,
     buttons,
     db_count,
     file_report,
+    linked,
     make_settings,
     photo_bytes,
     running_bot,
+    sent,
     shown,
     text_of,
     vk_labels,
@@ -50,28 +51,6 @@ def bold_spans(item: dict[str, Any]) -> list[str]:
     text = text_of(item)
     entities = message.get("entities") or message.get("caption_entities") or []
     return [text[e["offset"] : e["offset"] + e["length"]] for e in entities if e["type"] == "bold"]
-
-
-async def linked(w: World, chat_id: int, message: dict[str, Any], messenger: str = "tg") -> None:
-    """Wait until the bot recorded which report its message shows (a reply a moment later finds it)."""
-    await wait_for_count(
-        w.settings.database_path,
-        "SELECT COUNT(*) FROM message_links WHERE messenger = ? AND chat_id = ? AND message_id = ?",
-        1,
-        (messenger, chat_id, message["message_id"]),
-    )
-
-
-async def sent(w: World, resident: Resident, description: str, seed: int = 7) -> tuple[dict[str, Any], dict[str, Any]]:
-    """File and send a report (agreeing to the notice if asked); the confirmation and the card."""
-    summary = await file_report(resident, description, seed)
-    since = await w.client.last_seq()
-    [confirmation] = await resident.press(summary, "Send")
-    assert "is sent to the officials" in text_of(confirmation)
-    [card] = await w.official.wait(since)
-    await linked(w, STAFF_CHAT, card)
-    await linked(w, resident.chat_id, confirmation)
-    return confirmation, card
 
 
 @contextlib.asynccontextmanager

@@ -19,7 +19,7 @@ from bot.core.outbox import OutboxMessage
 from bot.core.posting import Posting
 from bot.core.replies import Reply, say
 from bot.core.routing import StaffRouting
-from bot.text.i18n import Gettext
+from bot.text.i18n import Gettext, mark
 from bot.text.rich import fill
 from storage.base import CardIndex, Conflict, GuardStore, OutboxStore, PrivacyStore
 
@@ -99,43 +99,38 @@ class Bans:
 
     async def ban(self, report: Report, official: Official) -> Reply:
         """Ban the report's resident (on the messenger they wrote it from)."""
-        _ = self._
-        if report.anonymous:
-            return self._nobody(report)
-        actor = Actor(official.author, official.name)
-        for _attempt in range(ATTEMPTS):
-            changes = await self._events(report.resident, EventKind.BANNED, actor)
-            record = Ban(report.resident, self._clock(), official.author, official.name, report.id)
-            try:
-                done = await self._storage.ban(record, changes, [])
-            except Conflict:
-                continue  # one of their reports changed meanwhile
-            if not done:
-                return say(fill(_("The resident of report #{number} is already banned."), number=report.id))
-            await self._refresh(changes)
-            text = _(
-                "The resident of report #{number} is banned: their messages create nothing and reach no one."
-                " /unban {number} lifts it."
-            )
-            return say(fill(text, number=report.id))
-        return self._busy(report)
+        return await self._set(report, official, True)
 
     async def unban(self, report: Report, official: Official) -> Reply:
         """Lift the ban of the report's resident."""
-        _ = self._
+        return await self._set(report, official, False)
+
+    async def _set(self, report: Report, official: Official, banned: bool) -> Reply:
+        """Ban or let in, recorded on the resident's open reports; their cards are edited once it is stored."""
         if report.anonymous:
             return self._nobody(report)
         actor = Actor(official.author, official.name)
+        kind = EventKind.BANNED if banned else EventKind.UNBANNED
         for _attempt in range(ATTEMPTS):
-            changes = await self._events(report.resident, EventKind.UNBANNED, actor)
+            changes = await self._events(report.resident, kind, actor)
+            record = Ban(report.resident, self._clock(), official.author, official.name, report.id) if banned else None
             try:
-                done = await self._storage.unban(report.resident, changes, [])
+                done = await self._storage.set_ban(report.resident, record, changes)
             except Conflict:
-                continue
+                continue  # one of their reports changed meanwhile
             if not done:
-                return say(fill(_("The resident of report #{number} is not banned."), number=report.id))
-            await self._refresh(changes)
-            return say(fill(_("The ban of the resident of report #{number} is lifted."), number=report.id))
+                text = mark("The resident of report #{number} is already banned.")
+                if not banned:
+                    text = mark("The resident of report #{number} is not banned.")
+            else:
+                await self._refresh(changes)
+                text = mark("The ban of the resident of report #{number} is lifted.")
+                if banned:
+                    text = mark(
+                        "The resident of report #{number} is banned: their messages create nothing and reach no one."
+                        " /unban {number} lifts it."
+                    )
+            return say(fill(self._(text), number=report.id))
         return self._busy(report)
 
     def _nobody(self, report: Report) -> Reply:

@@ -67,6 +67,10 @@ class RefusalPolicy(Protocol):
     async def refused(self, message: OutboxMessage, refusal: Refusal) -> Verdict: ...
 
 
+# A sent message's acknowledgement is asked again this many times (about half a minute in all) before its lease ends.
+ACK_ATTEMPTS = 5
+
+
 def backoff(attempts: int) -> float:
     """Seconds to wait after `attempts` failed tries: exponential, capped, with jitter."""
     base = min(MAX_BACKOFF_SECONDS, 2.0 ** min(attempts, 10))
@@ -206,7 +210,13 @@ class DeliveryWorker:
             await asyncio.gather(after, return_exceptions=True)
         current: OutboxMessage | None = message
         while current is not None:
-            current = await self._deliver_one(current)
+            head = current
+            try:
+                current = await self._deliver_one(head)
+            except Exception as exc:
+                # The queue itself failed (Redis restarting): the message stays leased and comes back after it.
+                log.warning("outbox %s: the queue failed: %s", head.id, type(exc).__name__)
+                return
 
     async def _send(self, sender: Sender, message: OutboxMessage, card: Card | None, ticket: str) -> list[int]:
         """Send, then tell the budgets the message has arrived (or failed): it counts from then on."""
@@ -264,17 +274,29 @@ class DeliveryWorker:
             await self._storage.mark_retry(message, self._retry_at(message, delay), repr(exc)[:300])
         else:
             self.stats.sent += 1
-            following = None
-            if self._lanes is not None and not self._stopping:
-                # Acknowledge and take the lane's next message in one step: a lane's backlog (a report's card
-                # and photos, a resident's answers) drains without a scheduling round per message.
-                following = await self._lanes.mark_sent_and_next(message, ids, self._clock())
-            else:
-                await self._storage.mark_sent(message, ids)
+            following = await self._acknowledge(message, ids)
             self.wake()
             return following
         finally:
             self._sending.discard(key)
+        return None
+
+    async def _acknowledge(self, message: OutboxMessage, ids: list[int]) -> OutboxMessage | None:
+        """Mark a sent message sent (and take its lane's next one); a queue failing for a moment (Redis restarting)
+        is asked again, since a message not acknowledged would go out once more when its lease ends."""
+        for attempt in range(ACK_ATTEMPTS):
+            try:
+                if self._lanes is not None and not self._stopping:
+                    # Acknowledge and take the lane's next message in one step: a lane's backlog (a report's card
+                    # and photos, a resident's answers) drains without a scheduling round per message.
+                    return await self._lanes.mark_sent_and_next(message, ids, self._clock())
+                await self._storage.mark_sent(message, ids)
+                return None
+            except Exception as exc:
+                if attempt == ACK_ATTEMPTS - 1:
+                    raise
+                log.warning("outbox %s: acknowledging failed (%s); again shortly", message.id, type(exc).__name__)
+                await asyncio.sleep(backoff(attempt))
         return None
 
     async def _refused(self, message: OutboxMessage, refusal: Refusal) -> None:
