@@ -62,3 +62,10 @@ def test_dockerfile_runs_the_bot_from_the_locked_environment() -> None:
     assert 'CMD ["python", "-m", "bot"]' in dockerfile
     for part in ("bot", "handlers", "storage", "locales"):
         assert f"COPY {part} ./{part}" in dockerfile
+
+
+def test_compose_intake_is_checked_and_shares_one_webhook_secret() -> None:
+    intake = _compose()["services"]["intake"]
+    assert "/healthz" in " ".join(intake["healthcheck"]["test"])
+    # Required from .env: compose refuses to start the intakes without it, naming the setting.
+    assert intake["environment"]["WEBHOOK_SECRET"].startswith("${WEBHOOK_SECRET:?")
