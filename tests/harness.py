@@ -459,3 +459,9 @@ async def sent(w: World, resident: Resident, description: str, seed: int = 7) ->
     await linked(w, STAFF_CHAT, card)
     await linked(w, resident.chat_id, confirmation)
     return confirmation, card
+
+
+async def agree(resident: Resident | VkResident) -> None:
+    """The resident agrees to the personal-data notice beforehand (/privacy, then "I agree")."""
+    notice = await resident.say("/privacy")
+    await resident.press(notice, "I agree")

@@ -28,6 +28,7 @@ from tests.harness import (
     Resident,
     StaffMember,
     VkResident,
+    agree,
     buttons,
     file_report,
     free_port,
@@ -107,6 +108,7 @@ async def test_a_reports_whole_loop_through_server_errors_hangs_and_429s(tmp_pat
     async with world(tmp_path, reply_timeout_seconds=REPLY_TIMEOUT) as w:
         resident, official, client = w.resident(1700 + seed), w.official, w.client
         resident.patience = official.patience = PATIENCE
+        await agree(resident)  # before the faults: the notice is not what this test is about
 
         async def ask(act: Any, wanted: Callable[[Item], bool], what: str, person: Person = resident) -> Item:
             since = await person.mark()
@@ -204,6 +206,7 @@ async def test_a_vk_residents_loop_through_faults_on_both_sides(tmp_path: Path, 
         vk, official = w.vk.client, w.official
         resident = VkResident(vk, 3700 + seed)
         resident.patience = official.patience = PATIENCE
+        await agree(resident)
 
         async def ask(act: Any, wanted: Callable[[Item], bool], what: str) -> Item:
             since = await resident.mark()
@@ -322,6 +325,7 @@ async def test_sigkill_at_random_points_of_a_surge_loses_no_confirmed_report(tmp
         ]
         for r in residents:
             r.patience = PATIENCE
+        await asyncio.gather(*(agree(r) for r in residents))
         summaries = await asyncio.gather(
             *(file_report(r, f"Broken swing number {r.id}", photo_seed=r.id % 50) for r in residents)
         )
@@ -408,6 +412,7 @@ async def test_redis_killed_and_restarted_mid_surge_loses_no_confirmed_report(tm
         redis_url = f"redis://127.0.0.1:{port}/0"
         settings = make_settings(emulator.url, tmp_path / "data", redis_url=redis_url)
         async with running_bot(settings):
+            await asyncio.gather(*(agree(r) for r in residents))
             summaries = await asyncio.gather(
                 *(file_report(r, f"Graffiti on wall number {r.id}", photo_seed=r.id % 50) for r in residents)
             )
