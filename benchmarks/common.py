@@ -329,6 +329,7 @@ def bot_env(
         "ADMIN_IDS": "900",
         "DATA_DIR": str(data_dir),
         "STAFF_LANGUAGE": "en",
+        "OPERATOR_NAME": "City Administration (benchmark)",
         "ALBUM_WAIT_SECONDS": "0.3",
         "LOG_LEVEL": log_level,
         "TELEGRAM_GROUP_PER_MINUTE": str(group_per_minute),

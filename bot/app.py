@@ -189,8 +189,6 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
             budgets = shared.budgets or await _local_budgets(settings, records)
             json_session(bot).pace_with(budgets)
             json_session(bot).answer_within(settings.reply_timeout_seconds)
-            if settings.operator_name is None:
-                log.warning("OPERATOR_NAME is not set: the personal-data notice names no operator")
             me = await _telegram_answers(bot, settings)
             vk = None
             if intake and vk_api is not None and settings.vk_group_id is not None:
@@ -246,6 +244,8 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
                     if vk is not None:
                         tasks.append(asyncio.create_task(vk.run(stop), name="vk"))
                 log.info("bot @%s started as %s", me, settings.bot_role)
+                if settings.operator_name is None:
+                    log.warning("OPERATOR_NAME is not set: the personal-data notice names no operator")
                 settle_memory()
                 await stop.wait()
             finally:

@@ -14,6 +14,7 @@ from tests.harness import (
     BotProcess,
     Resident,
     StaffMember,
+    agree,
     file_report,
     make_settings,
     text_of,
@@ -49,6 +50,7 @@ async def test_intake_and_worker_processes_deliver_everything_once_through_a_wor
             residents = [Resident(client, {"id": 1510 + i, "first_name": "R", "language_code": "en"}) for i in range(4)]
             since = await official.mark()
             for r in residents:
+                await agree(r)  # the notice is the intake's; the confirmation will be the dead worker's
                 summary = await file_report(r, f"Broken bench number {r.id}", photo_seed=r.id % 50)
                 await r.press(summary, "Send", count=0)
             await wait_for_count(settings.database_path, "SELECT COUNT(*) FROM reports", 5)

@@ -104,13 +104,18 @@ async def test_forged_and_stale_buttons(tmp_path: Path) -> None:
                 assert "no longer valid" in (answer.get("text") or ""), (data, record)
                 assert answer.get("show_alert") is True
 
-        # Two fast taps on Send make one report, never two.
+        # Two fast taps on "I agree" under the notice (what a first report's Send shows) make one report, never two.
+        [notice] = await resident.press_data(summary, "r.send")
         since = await w.official.mark()
+        told = await resident.mark()
         await asyncio.gather(
-            w.client.inject_callback_query(resident.user, resident.id, summary["message_id"], "r.send"),
-            w.client.inject_callback_query(resident.user, resident.id, summary["message_id"], "r.send"),
+            w.client.inject_callback_query(resident.user, resident.id, notice["message_id"], "r.agree"),
+            w.client.inject_callback_query(resident.user, resident.id, notice["message_id"], "r.agree"),
         )
         await w.official.wait(since)
+        # The first tap sends the report; the second finds the consent recorded and no draft left.
+        replies = sorted(text_of(m) for m in await resident.wait(told, count=2))
+        assert "is sent to the officials" in replies[1] and "consent is recorded" in replies[0], replies
         await asyncio.sleep(0.8)
         cards = [m for m in await w.official.inbox(since) if "Report #" in text_of(m)]
         assert len(cards) == 1
