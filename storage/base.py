@@ -154,9 +154,11 @@ class ReportStore(Protocol):
         answer_due_at: datetime,
         staff_chat: ChatRef,
         effects: EffectsFor,
+        consent: int | None = None,
     ) -> Report:
-        """Atomically: create the report, record its events and the resident's profile, drop the draft, queue its
-        messages. A draft sent before (same key) returns its report and records nothing again."""
+        """Atomically: create the report, record its events and the resident's profile (and their consent to notice
+        version `consent`, given with this report), drop the draft, queue its messages. A draft sent before (same
+        key) returns its report and records nothing again."""
         ...
 
     async def get_report(self, report_id: int) -> Report | None: ...

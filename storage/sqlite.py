@@ -374,6 +374,7 @@ class SqliteStorage:
         answer_due_at: datetime,
         staff_chat: ChatRef,
         effects: EffectsFor,
+        consent: int | None = None,
     ) -> Report:
         """Create the report with its events, record the resident's profile (name and language, for the answers),
         drop the draft and queue its messages, atomically (one commit: one fsync per report).
@@ -399,6 +400,9 @@ class SqliteStorage:
         def work(db: sqlite3.Connection) -> Report:
             with _transaction(db):
                 existing = records.report_by_draft(db, draft.key)
+                if consent is not None:
+                    # In the report's commit: one fsync, and no report without the consent it was sent under.
+                    privacy.save_consent(db, profile.ref, consent, created_at)
                 if existing is None:
                     self._upsert_resident(db, profile)
                     report = records.insert_report(db, new, draft.key)

@@ -619,15 +619,18 @@ class ResidentDialog:
         )
         return Reply(text, buttons)
 
-    async def _send(self, profile: ResidentProfile, draft: Draft, _: Gettext) -> list[Reply]:
+    async def _send(self, profile: ResidentProfile, draft: Draft, _: Gettext, agreeing: bool = False) -> list[Reply]:
+        """Send a finished draft (`agreeing`: with the resident's consent, given by this press and recorded with it)."""
         missing = await self._missing(draft)
         if missing is not None:
             draft.awaiting = missing
             await self._drafts.save_draft(profile.ref, draft)
             return [await self._question(missing, draft, _, prefix=_("A piece of the report is missing."))]
         if not await self._gate.may_file(profile.ref):
+            if agreeing:
+                await self._privacy.agree(profile.ref)  # the consent stands; the report waits for tomorrow
             return [self._too_many(_)]
-        if await self._privacy.consented_at(profile.ref) is None:
+        if not agreeing and await self._privacy.consented_at(profile.ref) is None:
             # Nothing but the draft is kept until the resident agrees; "I agree" sends it.
             await self._drafts.save_draft(profile.ref, draft)
             return [self._consent_question(_)]
@@ -650,7 +653,8 @@ class ResidentDialog:
             messages += self._posting.card_messages(facts, chat)
             return [created(report, Actor(profile.ref.key))], messages
 
-        await self._storage.submit_report(profile, draft, now, due, chat, effects)
+        consent = self._privacy.version if agreeing else None
+        await self._storage.submit_report(profile, draft, now, due, chat, effects, consent)
         if self._drafts is not self._storage:
             await self._drafts.delete_draft(profile.ref)
         self._on_enqueue()
@@ -698,10 +702,10 @@ class ResidentDialog:
 
     async def _on_agree(self, profile: ResidentProfile, _: Gettext) -> list[Reply]:
         """Consent given: recorded with its time and the notice's version; a finished draft goes now."""
-        await self._privacy.agree(profile.ref)
         draft = await self._drafts.get_draft(profile.ref)
         if draft is not None and draft.started and await self._missing(draft) is None:
-            return await self._send(profile, draft, _)
+            return await self._send(profile, draft, _, agreeing=True)
+        await self._privacy.agree(profile.ref)
         return [say(_("Thank you: your consent is recorded."), menu_buttons(_))]
 
     # Menus

@@ -113,6 +113,11 @@ class Privacy:
             return None
         return consent[1]
 
+    @property
+    def version(self) -> int:
+        """The current notice's version (what a consent given now is to)."""
+        return self._terms.notice_version
+
     async def agree(self, ref: ResidentRef) -> None:
         """Record the resident's consent to the current notice, with its time."""
         await self._storage.save_consent(ref, self._terms.notice_version, self._clock())
