@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from bot.core.config import CoreConfig, Limits, PrivacyTerms, utc_now
+from bot.core.config import CoreConfig, Limits, PrivacyTerms, TermRules, utc_now
 from bot.core.locks import Locks
 from bot.core.models import ChatRef, Messenger
 from bot.core.privacy import run_retention
 from bot.core.reception import Reception
+from bot.core.reminders import run_reminders
 from bot.core.replies import Composer
 from bot.delivery.budgets import BudgetConfig, Budgets, SendBudgets
 from bot.delivery.local import WakeSender, delivery_lock, wake_listener
@@ -139,6 +140,8 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
         settings.database_path,
         settings.default_answer_hours,
         report_lanes=report_lanes(settings),
+        default_take_hours=settings.default_take_hours,
+        default_resolve_days=settings.default_resolve_days,
     )
     locales = Locales()
     archive = PhotoArchive(settings.photos_dir)
@@ -149,6 +152,15 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
         tz=ZoneInfo(settings.timezone),
         admin_ids=settings.admin_ids,
         default_answer_hours=settings.default_answer_hours,
+        terms=TermRules(
+            default_take_hours=settings.default_take_hours,
+            default_resolve_days=settings.default_resolve_days,
+            remind_at=settings.remind_at,
+            reopen_days=settings.reopen_days,
+            days_off=settings.days_off,
+            work_hours=settings.hours_of_work,
+            daily_summary_at=settings.summary_time,
+        ),
         privacy=PrivacyTerms(
             operator_name=settings.operator_name,
             operator_contact=settings.operator_contact,
@@ -222,6 +234,10 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
                     tasks.append(asyncio.create_task(worker.run(stop), name="delivery"))
                     retention = run_retention(reception.privacy, stop, settings.retention_check_seconds)
                     tasks.append(asyncio.create_task(retention, name="retention"))
+                    watch = run_reminders(
+                        reception.reminders, reception.summary, stop, settings.reminder_interval_seconds
+                    )
+                    tasks.append(asyncio.create_task(watch, name="reminders"))
                 elif local:
                     wake_worker = WakeSender(settings.database_path)
                     stack.callback(wake_worker.close)

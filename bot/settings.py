@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import time
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from bot.core.workdays import DaysOff, WorkHours, parse_days_off, parse_work_hours
 
 TELEGRAM_API_DEFAULT = "https://api.telegram.org"
 VK_API_DEFAULT = "https://api.vk.ru"
@@ -16,6 +19,19 @@ EXAMPLE_STAFF_CHAT = -1001234567890
 EXAMPLE_ADMINS = frozenset({111111111, 222222222})
 EXAMPLE_VK_TOKEN = "vk1.a.example"
 EXAMPLE_WEBHOOK_SECRET = "change-me"
+
+
+def parse_clock_time(raw: str) -> time | None:
+    """A time of day written HH:MM (empty: none)."""
+    text = raw.strip()
+    if not text:
+        return None
+    hours, sep, minutes = text.partition(":")
+    if not (sep and hours.isdigit() and minutes.isdigit() and len(minutes) == 2 and len(hours) <= 2):
+        raise ValueError("must be a time of day like 09:00, or empty to switch it off")
+    if int(hours) > 23 or int(minutes) > 59:
+        raise ValueError("must be a time of day like 09:00, or empty to switch it off")
+    return time(int(hours), int(minutes))
 
 
 class ConfigurationError(Exception):
@@ -37,7 +53,18 @@ class Settings(BaseSettings):
     data_dir: Path = Path("./data")
     staff_language: str = "ru"
     timezone: str = "Europe/Moscow"
-    default_answer_hours: int = Field(default=24, ge=1, le=24 * 60)
+    # Terms of new categories (each category's own are set with /category_terms), and how they are counted.
+    default_take_hours: float = Field(default=4.0, ge=0.001, le=24 * 60)
+    default_answer_hours: float = Field(default=24.0, ge=0.001, le=24 * 60)
+    default_resolve_days: int = Field(default=8, ge=1, le=365)
+    extra_days_off: str = ""
+    work_hours: str = ""
+    # Reminders: at this share of a term, and when it passes; how often the bot looks; the daily summary's time.
+    remind_at: float = Field(default=0.75, gt=0, lt=1)
+    reminder_interval_seconds: float = Field(default=30.0, gt=0, le=3600)
+    daily_summary_at: str = "09:00"
+    # How long after a resolution its resident may say "not fixed" and reopen it.
+    reopen_days: int = Field(default=15, ge=1, le=365)
     album_wait_seconds: float = Field(default=0.8, gt=0, le=10)
     # One attempt of a live reply (sent at once, not queued) that takes longer is given up and tried again.
     reply_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
@@ -122,6 +149,39 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_is_unset(cls, value: str | None) -> str | None:
         return value.strip() or None if value is not None else None
+
+    @field_validator("extra_days_off")
+    @classmethod
+    def _days_off(cls, value: str) -> str:
+        parse_days_off(value)
+        return value
+
+    @field_validator("work_hours")
+    @classmethod
+    def _work_hours(cls, value: str) -> str:
+        parse_work_hours(value)
+        return value
+
+    @field_validator("daily_summary_at")
+    @classmethod
+    def _summary_time(cls, value: str) -> str:
+        parse_clock_time(value)
+        return value
+
+    @property
+    def days_off(self) -> DaysOff:
+        """EXTRA_DAYS_OFF, parsed."""
+        return parse_days_off(self.extra_days_off)
+
+    @property
+    def hours_of_work(self) -> WorkHours | None:
+        """WORK_HOURS, parsed (None: hour terms count every hour)."""
+        return parse_work_hours(self.work_hours)
+
+    @property
+    def summary_time(self) -> time | None:
+        """DAILY_SUMMARY_AT, parsed (None: switched off)."""
+        return parse_clock_time(self.daily_summary_at)
 
     @field_validator("redis_url")
     @classmethod

@@ -16,11 +16,13 @@ from bot.core.models import (
     Category,
     ChatRef,
     Draft,
+    Dues,
     Event,
     Messenger,
     Report,
     ResidentProfile,
     ResidentRef,
+    Term,
 )
 from bot.core.outbox import Card, OutboxMessage
 
@@ -80,6 +82,18 @@ class Gate:
 
 
 @dataclass(frozen=True, slots=True)
+class OpenSummary:
+    """The open reports of one staff chat (None: the default one), for the daily summary."""
+
+    chat: ChatRef | None
+    open: int
+    not_taken: int
+    overdue: dict[Term, int]
+    # Who has taken how many, the most first (display names as the assignments recorded them).
+    taken: tuple[tuple[str, int], ...]
+
+
+@dataclass(frozen=True, slots=True)
 class ResidentRecord:
     """What a card says of its resident: reports filed, how many rejected, and whether they are banned."""
 
@@ -93,7 +107,9 @@ class CategoryStore(Protocol):
 
     async def list_categories(self, include_hidden: bool = False) -> list[Category]: ...
     async def get_category(self, category_id: int) -> Category | None: ...
-    async def add_category(self, name: str, answer_hours: int) -> Category: ...
+    async def add_category(
+        self, name: str, answer_hours: float, take_hours: float = 4.0, resolve_days: int = 8
+    ) -> Category: ...
     async def update_category(
         self,
         category_id: int,
@@ -101,7 +117,9 @@ class CategoryStore(Protocol):
         name: str | None = None,
         hidden: bool | None = None,
         photo_required: bool | None = None,
-        answer_hours: int | None = None,
+        answer_hours: float | None = None,
+        take_hours: float | None = None,
+        resolve_days: int | None = None,
         staff_chat_id: int | Unset | None = UNSET,
     ) -> Category: ...
 
@@ -151,7 +169,7 @@ class ReportStore(Protocol):
         profile: ResidentProfile,
         draft: Draft,
         created_at: datetime,
-        answer_due_at: datetime,
+        dues: Dues,
         staff_chat: ChatRef,
         effects: EffectsFor,
         consent: int | None = None,
@@ -309,6 +327,23 @@ class OutboxSource(Protocol):
         ...
 
 
+class DeadlineStore(Protocol):
+    """What watching the terms reads: reports with a reminder due, open reports per chat, once-a-slot jobs."""
+
+    async def due_alerts(self, until: datetime, limit: int) -> list[Report]:
+        """Reports whose next reminder falls due by `until`, the earliest first (an index, not a scan)."""
+        ...
+
+    async def open_summaries(self, now: datetime) -> list[OpenSummary]:
+        """Open reports per staff chat: counts, overdue by term at `now`, and who has taken what."""
+        ...
+
+    async def claim_slot(self, name: str, slot: str, messages: Sequence[OutboxMessage] = ()) -> bool:
+        """Mark job `name` done for `slot` and queue its messages, atomically; False (and nothing queued) if any
+        process did it for this slot (or a later one) already."""
+        ...
+
+
 class SendLog(Protocol):
     """When messages went into groups, kept across restarts for the send budgets."""
 
@@ -327,6 +362,7 @@ class Storage(
     GuardStore,
     OutboxStore,
     OutboxSource,
+    DeadlineStore,
     SendLog,
     Protocol,
 ):

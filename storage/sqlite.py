@@ -18,6 +18,7 @@ from bot.core.models import (
     Category,
     ChatRef,
     Draft,
+    Dues,
     Event,
     Messenger,
     Report,
@@ -29,7 +30,17 @@ from bot.core.outbox import Card, OutboxMessage
 from storage import sqlite_outbox as outbox
 from storage import sqlite_privacy as privacy
 from storage import sqlite_records as records
-from storage.base import UNSET, BrokenChat, EffectsFor, Gate, NotFound, Pending, ResidentRecord, Unset
+from storage.base import (
+    UNSET,
+    BrokenChat,
+    EffectsFor,
+    Gate,
+    NotFound,
+    OpenSummary,
+    Pending,
+    ResidentRecord,
+    Unset,
+)
 from storage.defaults import DEFAULT_CATEGORIES
 from storage.sqlite_records import ts
 from storage.sqlite_thread import SqliteThread
@@ -145,8 +156,11 @@ class SqliteStorage:
     async def open(
         cls,
         path: Path | str,
-        default_answer_hours: int = 24,
+        default_answer_hours: float = 24,
         report_lanes: bool = False,
+        *,
+        default_take_hours: float = 4.0,
+        default_resolve_days: int = 8,
     ) -> SqliteStorage:
         """Open (creating if needed) the database, apply the schema and seed default categories.
 
@@ -169,7 +183,7 @@ class SqliteStorage:
             light = None if in_memory else await _connect(path, "NORMAL")
             delivery = None if in_memory else await _connect(path, "NORMAL")
             storage = cls(conn, light, delivery, report_lanes)
-            await storage._seed(default_answer_hours)
+            await storage._seed(default_answer_hours, default_take_hours, default_resolve_days)
         except BaseException:
             for c in (delivery, light, conn):
                 if c is not None:
@@ -186,7 +200,7 @@ class SqliteStorage:
         """Run `work` on a connection in its database thread (each connection's thread runs units whole, in order)."""
         return await (conn or self._conn).run(work)
 
-    async def _seed(self, answer_hours: int) -> None:
+    async def _seed(self, answer_hours: float, take_hours: float, resolve_days: int) -> None:
         """Upgrade a database made by an older version, and give a new one the default categories."""
 
         def work(db: sqlite3.Connection) -> None:
@@ -196,9 +210,10 @@ class SqliteStorage:
                 if row is not None and row[0] > 0:
                     return
                 db.executemany(
-                    "INSERT INTO categories (name, builtin_key, photo_required, answer_hours) VALUES (?,?,?,?)",
+                    "INSERT INTO categories (name, builtin_key, photo_required, answer_hours, take_hours, resolve_days)"
+                    " VALUES (?,?,?,?,?,?)",
                     [
-                        (name, key, int(photo_required), answer_hours)
+                        (name, key, int(photo_required), answer_hours, take_hours, resolve_days)
                         for key, name, photo_required in DEFAULT_CATEGORIES
                     ],
                 )
@@ -217,6 +232,8 @@ class SqliteStorage:
             photo_required=bool(row["photo_required"]),
             answer_hours=row["answer_hours"],
             staff_chat_id=row["staff_chat_id"],
+            take_hours=row["take_hours"],
+            resolve_days=row["resolve_days"],
         )
 
     async def _category_snapshot(self) -> dict[int, Category]:
@@ -241,13 +258,17 @@ class SqliteStorage:
         """One category, hidden or not."""
         return (await self._category_snapshot()).get(category_id)
 
-    async def add_category(self, name: str, answer_hours: int) -> Category:
+    async def add_category(
+        self, name: str, answer_hours: float, take_hours: float = 4.0, resolve_days: int = 8
+    ) -> Category:
         """Add a visible category that requires a photo."""
 
         def work(db: sqlite3.Connection) -> Category:
             with _transaction(db):
                 cur = db.execute(
-                    "INSERT INTO categories (name, answer_hours) VALUES (?, ?) RETURNING *", (name, answer_hours)
+                    "INSERT INTO categories (name, answer_hours, take_hours, resolve_days) VALUES (?,?,?,?)"
+                    " RETURNING *",
+                    (name, answer_hours, take_hours, resolve_days),
                 )
                 row = cur.fetchone()
             return self._category(row)
@@ -263,7 +284,9 @@ class SqliteStorage:
         name: str | None = None,
         hidden: bool | None = None,
         photo_required: bool | None = None,
-        answer_hours: int | None = None,
+        answer_hours: float | None = None,
+        take_hours: float | None = None,
+        resolve_days: int | None = None,
         staff_chat_id: int | Unset | None = UNSET,
     ) -> Category:
         """Change some fields of a category; renaming drops the built-in translation; chat None = default."""
@@ -278,9 +301,14 @@ class SqliteStorage:
         if photo_required is not None:
             sets.append("photo_required = ?")
             args.append(int(photo_required))
-        if answer_hours is not None:
-            sets.append("answer_hours = ?")
-            args.append(answer_hours)
+        for column, value in (
+            ("answer_hours", answer_hours),
+            ("take_hours", take_hours),
+            ("resolve_days", resolve_days),
+        ):
+            if value is not None:
+                sets.append(f"{column} = ?")
+                args.append(value)
         if not isinstance(staff_chat_id, Unset):
             sets.append("staff_chat_id = ?")
             args.append(staff_chat_id)
@@ -371,7 +399,7 @@ class SqliteStorage:
         profile: ResidentProfile,
         draft: Draft,
         created_at: datetime,
-        answer_due_at: datetime,
+        dues: Dues,
         staff_chat: ChatRef,
         effects: EffectsFor,
         consent: int | None = None,
@@ -393,7 +421,7 @@ class SqliteStorage:
             photos=tuple(draft.photos),
             status=Status.NEW,
             created_at=created_at,
-            answer_due_at=answer_due_at,
+            dues=dues,
             staff_chat=staff_chat,
         )
 
@@ -637,6 +665,28 @@ class SqliteStorage:
     async def claim_due(self, now: datetime, limit: int) -> list[OutboxMessage]:
         """The head (oldest pending) message of each chat's lane (`OutboxMessage.lane`), if due; residents' first."""
         return await self._run(lambda db: outbox.claim_due(db, now, limit), self._delivery)
+
+    # Terms and reminders
+
+    async def due_alerts(self, until: datetime, limit: int) -> list[Report]:
+        """Reports whose next reminder falls due by `until`, the earliest first (an index, not a scan)."""
+        return await self._run(lambda db: records.due_alerts(db, until, limit), self._light)
+
+    async def open_summaries(self, now: datetime) -> list[OpenSummary]:
+        """Open reports per staff chat: counts, overdue by term at `now`, and who has taken what."""
+        return await self._run(lambda db: records.open_summaries(db, now), self._light)
+
+    async def claim_slot(self, name: str, slot: str, messages: Sequence[OutboxMessage] = ()) -> bool:
+        """Mark job `name` done for `slot` and queue its messages, atomically; False if done for it already."""
+
+        def work(db: sqlite3.Connection) -> bool:
+            with _transaction(db):
+                if not records.claim_slot(db, name, slot):
+                    return False
+                outbox.insert(db, messages, datetime.now(UTC), self.report_lanes)
+            return True
+
+        return await self._run(work)
 
     async def log_send(self, messenger: Messenger, chat_id: int, cost: int, at: float) -> None:
         """Remember that `cost` messages go into this chat at `at` (wall clock), for budgets that outlive a restart.

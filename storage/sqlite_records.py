@@ -12,9 +12,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.core.lifecycle import Change
-from bot.core.models import ChatRef, Event, EventKind, Location, Report, ResidentRef, Status
+from bot.core.models import ChatRef, Dues, Event, EventKind, Location, Report, ResidentRef, Status, Term, Verdict
 from bot.core.outbox import Card
-from storage.base import AlreadyApplied, BrokenChat, Conflict, Pending
+from storage.base import AlreadyApplied, BrokenChat, Conflict, OpenSummary, Pending
 
 
 def ts(moment: datetime) -> str:
@@ -31,6 +31,35 @@ def _chat(key: str | None) -> ChatRef | None:
     return ChatRef.parse(key) if key else None
 
 
+def _maybe_ts(moment: datetime | None) -> str | None:
+    return ts(moment) if moment is not None else None
+
+
+def _maybe(text: str | None) -> datetime | None:
+    return from_ts(text) if text else None
+
+
+def dues_json(dues: Dues) -> str:
+    """Due times as kept with an event."""
+    return json.dumps(
+        {
+            "start": ts(dues.start),
+            "take": ts(dues.take),
+            "answer": ts(dues.answer),
+            "resolve": ts(dues.resolve),
+            "remind_at": dues.remind_at,
+        }
+    )
+
+
+def dues_of_json(text: str) -> Dues:
+    """Inverse of `dues_json`."""
+    d = json.loads(text)
+    return Dues(
+        from_ts(d["start"]), from_ts(d["take"]), from_ts(d["answer"]), from_ts(d["resolve"]), float(d["remind_at"])
+    )
+
+
 def report_of(row: Any) -> Report:
     """A report from its row."""
     return Report(
@@ -43,13 +72,30 @@ def report_of(row: Any) -> Report:
         photos=tuple(json.loads(row["photos"])),
         status=Status(row["status"]),
         created_at=from_ts(row["created_at"]),
-        answer_due_at=from_ts(row["answer_due_at"]),
+        dues=_dues(row),
         staff_chat=_chat(row["staff_chat"]),
         assignee=row["assignee"],
         assignee_name=row["assignee_name"],
         duplicate_of=row["duplicate_of"],
         follow_ups=row["follow_ups"],
         version=row["version"],
+        taken_at=_maybe(row["taken_at"]),
+        answered_at=_maybe(row["answered_at"]),
+        reminded=row["reminded"],
+        verdict=Verdict(row["verdict"]) if row["verdict"] else None,
+        rating=row["rating"],
+    )
+
+
+def _dues(row: Any) -> Dues:
+    # A report kept before terms existed has the answer time only: it stands for all three.
+    answer = from_ts(row["answer_due_at"])
+    return Dues(
+        start=_maybe(row["terms_from"]) or from_ts(row["created_at"]),
+        take=_maybe(row["take_due_at"]) or answer,
+        answer=answer,
+        resolve=_maybe(row["resolve_due_at"]) or answer,
+        remind_at=row["remind_at"],
     )
 
 
@@ -65,15 +111,18 @@ def event_of(row: Any) -> Event:
         source=row["source"],
         author_name=row["author_name"],
         photos=tuple(json.loads(row["photos"])) if row["photos"] else (),
+        dues=dues_of_json(row["dues"]) if row["dues"] else None,
     )
 
 
 def insert_report(db: sqlite3.Connection, report: Report, draft_key: str) -> Report:
     """Insert a new report (its id is given by the database) and return it with its number."""
     loc = report.location
+    dues = report.dues
     cur = db.execute(
         "INSERT INTO reports (resident, resident_name, category_id, description, latitude, longitude, address,"
-        " photos, status, created_at, answer_due_at, draft_key, staff_chat) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
+        " photos, status, created_at, answer_due_at, draft_key, staff_chat, terms_from, take_due_at,"
+        " resolve_due_at, remind_at, next_alert_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
         " RETURNING *",
         (
             report.resident.key,
@@ -86,9 +135,14 @@ def insert_report(db: sqlite3.Connection, report: Report, draft_key: str) -> Rep
             json.dumps(list(report.photos)),
             report.status.value,
             ts(report.created_at),
-            ts(report.answer_due_at),
+            ts(dues.answer),
             draft_key,
             report.staff_chat.key if report.staff_chat else None,
+            ts(dues.start),
+            ts(dues.take),
+            ts(dues.resolve),
+            dues.remind_at,
+            _maybe_ts(report.next_alert_at),
         ),
     )
     inserted = report_of(cur.fetchone())
@@ -115,8 +169,8 @@ def insert_events(db: sqlite3.Connection, events: Sequence[Event]) -> None:
         if event.source is not None and db.execute("SELECT 1 FROM events WHERE source = ?", (event.source,)).fetchone():
             raise AlreadyApplied(event.source)
         db.execute(
-            "INSERT INTO events (report_id, kind, at, author, status_after, text, source, author_name, photos)"
-            " VALUES (?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO events (report_id, kind, at, author, status_after, text, source, author_name, photos, dues)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?)",
             (
                 event.report_id,
                 event.kind.value,
@@ -127,6 +181,7 @@ def insert_events(db: sqlite3.Connection, events: Sequence[Event]) -> None:
                 event.source,
                 event.author_name,
                 json.dumps(list(event.photos)) if event.photos else None,
+                dues_json(event.dues) if event.dues else None,
             ),
         )
         note_photos(db, event.report_id, event.photos)
@@ -139,15 +194,18 @@ def apply_changes(db: sqlite3.Connection, changes: Sequence[Change]) -> None:
             after = change.after
             closing = after.status.closed and not change.before.status.closed
             closed_at = ts(max(e.at for e in change.events)) if closing and change.events else None
+            dues = after.dues
             cur = db.execute(
                 "UPDATE reports SET status = ?, category_id = ?, answer_due_at = ?, staff_chat = ?, assignee = ?,"
                 " assignee_name = ?, duplicate_of = ?, follow_ups = ?, version = ?, resident = ?, resident_name = ?,"
-                " photos = ?, closed_at = CASE WHEN ? THEN ? WHEN ? THEN closed_at ELSE NULL END"
+                " photos = ?, closed_at = CASE WHEN ? THEN ? WHEN ? THEN closed_at ELSE NULL END,"
+                " terms_from = ?, take_due_at = ?, resolve_due_at = ?, remind_at = ?, taken_at = ?, answered_at = ?,"
+                " reminded = ?, next_alert_at = ?, verdict = ?, rating = ?"
                 " WHERE id = ? AND version = ?",
                 (
                     after.status.value,
                     after.category_id,
-                    ts(after.answer_due_at),
+                    ts(dues.answer),
                     after.staff_chat.key if after.staff_chat else None,
                     after.assignee,
                     after.assignee_name,
@@ -160,6 +218,16 @@ def apply_changes(db: sqlite3.Connection, changes: Sequence[Change]) -> None:
                     closing,
                     closed_at,
                     after.status.closed,
+                    ts(dues.start),
+                    ts(dues.take),
+                    ts(dues.resolve),
+                    dues.remind_at,
+                    _maybe_ts(after.taken_at),
+                    _maybe_ts(after.answered_at),
+                    after.reminded,
+                    _maybe_ts(after.next_alert_at),
+                    after.verdict.value if after.verdict else None,
+                    after.rating,
                     after.id,
                     change.before.version,
                 ),
@@ -303,3 +371,54 @@ def move_chat(db: sqlite3.Connection, old: ChatRef, new: ChatRef) -> None:
             f"UPDATE OR IGNORE {table} SET chat_id = ? WHERE messenger = ? AND chat_id = ?",
             (new.chat_id, old.messenger.value, old.chat_id),
         )
+
+
+# Terms and reminders
+
+
+def due_alerts(db: sqlite3.Connection, until: datetime, limit: int) -> list[Report]:
+    """Reports with a reminder due by `until`, the earliest first (read from the partial index)."""
+    rows = db.execute(
+        "SELECT * FROM reports WHERE next_alert_at IS NOT NULL AND next_alert_at <= ? ORDER BY next_alert_at LIMIT ?",
+        (ts(until), limit),
+    ).fetchall()
+    return [report_of(r) for r in rows]
+
+
+def open_summaries(db: sqlite3.Connection, now: datetime) -> list[OpenSummary]:
+    """Open reports per staff chat: how many, not taken, overdue by term (at `now`), and who has taken what."""
+    statuses = (Status.NEW.value, Status.IN_PROGRESS.value, Status.REOPENED.value)
+    at = ts(now)
+    rows = db.execute(
+        "SELECT staff_chat, COUNT(*), SUM(taken_at IS NULL), SUM(taken_at IS NULL AND take_due_at < ?),"
+        " SUM(answered_at IS NULL AND answer_due_at < ?), SUM(resolve_due_at < ?)"
+        " FROM reports WHERE status IN (?,?,?) GROUP BY staff_chat",
+        (at, at, at, *statuses),
+    ).fetchall()
+    taken: dict[str | None, list[tuple[str, int]]] = {}
+    for chat, name, count in db.execute(
+        "SELECT staff_chat, assignee_name, COUNT(*) FROM reports WHERE status IN (?,?,?) AND assignee IS NOT NULL"
+        " GROUP BY staff_chat, assignee ORDER BY COUNT(*) DESC",
+        statuses,
+    ):
+        taken.setdefault(chat, []).append((name or "?", int(count)))
+    return [
+        OpenSummary(
+            chat=_chat(r[0]),
+            open=int(r[1]),
+            not_taken=int(r[2]),
+            overdue={Term.TAKE: int(r[3]), Term.ANSWER: int(r[4]), Term.RESOLVE: int(r[5])},
+            taken=tuple(taken.get(r[0], ())),
+        )
+        for r in rows
+    ]
+
+
+def claim_slot(db: sqlite3.Connection, name: str, slot: str) -> bool:
+    """Mark job `name` done for `slot` (text that sorts in time order); False if it was done for it already."""
+    cur = db.execute(
+        "INSERT INTO schedule (name, slot) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET slot = excluded.slot"
+        " WHERE schedule.slot < excluded.slot",
+        (name, slot),
+    )
+    return cur.rowcount == 1

@@ -5,8 +5,10 @@ CREATE TABLE IF NOT EXISTS categories (
     builtin_key TEXT,
     hidden INTEGER NOT NULL DEFAULT 0,
     photo_required INTEGER NOT NULL DEFAULT 1,
-    answer_hours INTEGER NOT NULL,
-    staff_chat_id INTEGER
+    answer_hours REAL NOT NULL,
+    staff_chat_id INTEGER,
+    take_hours REAL NOT NULL DEFAULT 4,
+    resolve_days INTEGER NOT NULL DEFAULT 8
 );
 CREATE TABLE IF NOT EXISTS residents (
     key TEXT PRIMARY KEY,
@@ -40,7 +42,19 @@ CREATE TABLE IF NOT EXISTS reports (
     follow_ups INTEGER NOT NULL DEFAULT 0,
     version INTEGER NOT NULL DEFAULT 0,
     -- When it was last closed (NULL while open): personal data go RETENTION_DAYS after it.
-    closed_at TEXT
+    closed_at TEXT,
+    -- Its terms (computed when filed, moved or reopened) and what of them is done and reminded.
+    terms_from TEXT,
+    take_due_at TEXT,
+    resolve_due_at TEXT,
+    remind_at REAL NOT NULL DEFAULT 0.75,
+    taken_at TEXT,
+    answered_at TEXT,
+    reminded INTEGER NOT NULL DEFAULT 0,
+    -- When the next reminder about it falls due (NULL: none): the reminder look reads an index, not the table.
+    next_alert_at TEXT,
+    verdict TEXT,
+    rating INTEGER
 );
 CREATE INDEX IF NOT EXISTS reports_by_resident ON reports (resident, id);
 CREATE TABLE IF NOT EXISTS events (
@@ -53,7 +67,9 @@ CREATE TABLE IF NOT EXISTS events (
     text TEXT,
     source TEXT,
     author_name TEXT,
-    photos TEXT
+    photos TEXT,
+    -- The due times this event set (JSON), as computed then.
+    dues TEXT
 );
 CREATE INDEX IF NOT EXISTS events_by_report ON events (report_id, id);
 -- The bot's messages that show a report (cards, posts in staff chats; confirmations and answers to residents), so a
@@ -141,4 +157,9 @@ CREATE TABLE IF NOT EXISTS photo_uses (
     digest TEXT NOT NULL,
     report_id INTEGER NOT NULL,
     PRIMARY KEY (digest, report_id)
+) WITHOUT ROWID;
+-- Jobs done once per slot across every process (the daily summary of each day): the last slot done.
+CREATE TABLE IF NOT EXISTS schedule (
+    name TEXT PRIMARY KEY,
+    slot TEXT NOT NULL
 ) WITHOUT ROWID;

@@ -34,6 +34,7 @@ def upgrade(db: sqlite3.Connection) -> None:
         "CREATE INDEX IF NOT EXISTS reports_by_original ON reports (duplicate_of) WHERE duplicate_of IS NOT NULL"
     )
     _personal_data(db)
+    _terms(db)
     tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     if "staff_messages" in tables:
         # Before cards were edited, only cards were linked, the card itself last (after its photos or album).
@@ -73,3 +74,35 @@ def _personal_data(db: sqlite3.Connection) -> None:
         "CREATE INDEX IF NOT EXISTS reports_to_erase ON reports (closed_at)"
         " WHERE closed_at IS NOT NULL AND resident NOT GLOB '*:0'"
     )
+
+
+def _terms(db: sqlite3.Connection) -> None:
+    """Three terms per category and per report, what of them is done, and when to remind (issue 14)."""
+    _add_column(db, "categories", "take_hours", "REAL NOT NULL DEFAULT 4")
+    _add_column(db, "categories", "resolve_days", "INTEGER NOT NULL DEFAULT 8")
+    _add_column(db, "events", "dues", "TEXT")
+    if "take_due_at" not in _columns(db, "reports"):
+        for column, declaration in (
+            ("terms_from", "TEXT"),
+            ("take_due_at", "TEXT"),
+            ("resolve_due_at", "TEXT"),
+            ("remind_at", "REAL NOT NULL DEFAULT 0.75"),
+            ("taken_at", "TEXT"),
+            ("answered_at", "TEXT"),
+            ("reminded", "INTEGER NOT NULL DEFAULT 0"),
+            ("next_alert_at", "TEXT"),
+            ("verdict", "TEXT"),
+            ("rating", "INTEGER"),
+        ):
+            _add_column(db, "reports", column, declaration)
+        # Reports kept before terms existed: the answer time stands for all three, and their past is not reminded
+        # (63: every reminder marked sent), so an upgrade does not flood the staff chat.
+        db.execute(
+            "UPDATE reports SET terms_from = created_at, take_due_at = answer_due_at, resolve_due_at = answer_due_at,"
+            " reminded = 63,"
+            " taken_at = (SELECT MIN(e.at) FROM events e WHERE e.report_id = reports.id"
+            " AND e.kind IN ('taken', 'answered', 'resolved', 'rejected', 'duplicate_linked')),"
+            " answered_at = (SELECT MIN(e.at) FROM events e WHERE e.report_id = reports.id"
+            " AND e.kind IN ('answered', 'resolved', 'rejected', 'duplicate_linked'))"
+        )
+    db.execute("CREATE INDEX IF NOT EXISTS reports_alerts ON reports (next_alert_at) WHERE next_alert_at IS NOT NULL")

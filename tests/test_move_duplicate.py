@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,12 @@ async def send_report(
     return await w.client.wait_sent(chat_id=chat, since=since, count=count, timeout=10, method=SENDS)
 
 
+def in_words(due: str) -> str:
+    """A card's time (22.11.2026 14:05, Moscow) as residents read it: "22 November, 14:05"."""
+    at = datetime.strptime(due, "%d.%m.%Y %H:%M")
+    return f"{at.day} {at.strftime('%B')}, {at.strftime('%H:%M')}"
+
+
 def due_of(card: dict[str, Any]) -> str:
     """The answer time a card shows."""
     match = re.search(r"answer by: (\d\d\.\d\d\.\d{4} \d\d:\d\d)", shown(card) or text_of(card))
@@ -71,7 +78,7 @@ async def test_move_changes_the_category_and_tells_the_resident_only_a_new_answe
         assert due_after != due_before and due_after in text_of(moved)
         assert set(buttons(now)) == OPEN_BUTTONS
         [told] = await resident.wait(since)
-        assert "#1 was passed to Housing and utilities" in text_of(told) and due_after in text_of(told)
+        assert "#1 was passed to Housing and utilities" in text_of(told) and in_words(due_after) in text_of(told)
 
         # Roads (24 h) to Yards (24 h): the card follows, the resident is told nothing.
         other = w.resident(1202)

@@ -15,6 +15,7 @@ from bot.core.lifecycle import Actor, InvalidTransition, change, created
 from bot.core.models import (
     ChatRef,
     Draft,
+    Dues,
     EventKind,
     Location,
     Messenger,
@@ -58,7 +59,8 @@ async def _submit(
     draft: Draft | None = None,
     effects: Callable[[Report], Effects] = _card,
 ) -> Report:
-    return await storage.submit_report(profile, draft or _draft(), T0, T0 + timedelta(hours=24), STAFF, effects)
+    dues = Dues(T0, T0 + timedelta(hours=4), T0 + timedelta(hours=24), T0 + timedelta(days=10))
+    return await storage.submit_report(profile, draft or _draft(), T0, dues, STAFF, effects)
 
 
 async def test_default_categories_seeded_once(tmp_path: Path) -> None:

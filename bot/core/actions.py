@@ -29,6 +29,16 @@ def about(report_id: int) -> str:
     return f"r.about.{report_id}"
 
 
+def verdict(report_id: int, fixed: bool) -> str:
+    """The resident's answer to "is it really fixed?" about one of their reports."""
+    return f"r.{'fixed' if fixed else 'notfixed'}.{report_id}"
+
+
+def rate(report_id: int, rating: int) -> str:
+    """The resident's rating (1 to 5) of the answer to one of their reports."""
+    return f"r.rate.{report_id}.{rating}"
+
+
 def edit(piece: Piece) -> str:
     """The action of changing one piece of the draft."""
     return f"r.edit.{piece.value}"
@@ -46,10 +56,12 @@ class Action:
     name: str
     arg: int | None = None
     piece: Piece | None = None
+    value: int | None = None
 
 
 _RESIDENT = re.compile(
-    r"r\.(new|my|send|cancel|nophoto|fresh|agree|forget|keep|cat\.(\d{1,9})|edit\.(category|description|location|photos)|about\.(\d{1,9}))",
+    r"r\.(new|my|send|cancel|nophoto|fresh|agree|forget|keep|cat\.(\d{1,9})|edit\.(category|description|location|photos)"
+    r"|about\.(\d{1,9})|(fixed|notfixed)\.(\d{1,9})|rate\.(\d{1,9})\.([1-5]))",
     re.ASCII,  # digits are 0-9 only: "r.cat.٣" is not the bot's
 )
 _STAFF = re.compile(r"s\.(take|resolve|reject|history|rnp|rnc)\.(\d{1,9})", re.ASCII)
@@ -66,6 +78,10 @@ def parse_resident(data: str | None) -> Action | None:
         return Action("edit", piece=Piece(match.group(3)))
     if match.group(4) is not None:
         return Action("about", int(match.group(4)))
+    if match.group(5) is not None:
+        return Action(match.group(5), int(match.group(6)))
+    if match.group(7) is not None:
+        return Action("rate", int(match.group(7)), value=int(match.group(8)))
     return Action(match.group(1))
 
 

@@ -7,6 +7,7 @@ the bot has posted in the chat, so no report is ever sent to a chat that would n
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -26,6 +27,9 @@ class Records(CategoryStore, RouteStore, Protocol):
 
 NAME_MAX = 60
 HOURS_MAX = 24 * 60
+# The shortest term in hours: a few seconds, enough for drills and tests with short terms.
+HOURS_MIN = 0.001
+DAYS_MAX = 365
 
 COMMANDS = (
     "categories",
@@ -35,6 +39,7 @@ COMMANDS = (
     "category_show",
     "category_photo",
     "category_hours",
+    "category_terms",
     "category_chat",
 )
 
@@ -96,7 +101,10 @@ class CategoryAdmin:
                 return await self._list(_)
             if command.command == "category_add":
                 name = self._name(args, _)
-                category = await self._storage.add_category(name, self._config.default_answer_hours)
+                terms = self._config.terms
+                category = await self._storage.add_category(
+                    name, self._config.default_answer_hours, terms.default_take_hours, terms.default_resolve_days
+                )
                 return Reply(lines(_("Category added:"), self._line(category, _)))
             category_id = self._id(number, _)
             if command.command == "category_rename":
@@ -109,6 +117,11 @@ class CategoryAdmin:
                 category = await self._storage.update_category(category_id, photo_required=self._switch(rest, _))
             elif command.command == "category_hours":
                 category = await self._storage.update_category(category_id, answer_hours=self._hours(rest, _))
+            elif command.command == "category_terms":
+                take, answer, resolve = self._terms(rest, _)
+                category = await self._storage.update_category(
+                    category_id, take_hours=take, answer_hours=answer, resolve_days=resolve
+                )
             elif command.command == "category_chat":
                 return await self._route(category_id, rest, None if command.private else command.chat, _)
             else:
@@ -171,7 +184,8 @@ class CategoryAdmin:
                 "",
                 _(
                     "/category_add NAME, /category_rename ID NAME, /category_hide ID, /category_show ID,"
-                    " /category_photo ID on|off, /category_hours ID HOURS, /category_chat ID [CHAT_ID|off]"
+                    " /category_photo ID on|off, /category_terms ID take=HOURS answer=HOURS resolve=DAYS,"
+                    " /category_chat ID [CHAT_ID|off]"
                 ),
             )
         )
@@ -180,7 +194,9 @@ class CategoryAdmin:
     def _line(c: Category, _: Gettext) -> str:
         flags = [_("hidden") if c.hidden else _("shown")]
         flags.append(_("photo required") if c.photo_required else _("photo optional"))
-        flags.append(_("answer within {hours} h").format(hours=c.answer_hours))
+        flags.append(_("take within {hours} h").format(hours=_number(c.take_hours)))
+        flags.append(_("answer within {hours} h").format(hours=_number(c.answer_hours)))
+        flags.append(_("resolve within {days} working days").format(days=c.resolve_days))
         if c.staff_chat_id is not None:
             flags.append(_("chat {chat_id}").format(chat_id=c.staff_chat_id))
         return f"{c.id}. {category_name(c, _)} ({', '.join(flags)})"
@@ -227,6 +243,56 @@ class CategoryAdmin:
         if not value.isdigit() or not 1 <= int(value) <= HOURS_MAX:
             raise _Usage(fill(_("Give the answer time in hours, from 1 to {limit}."), limit=HOURS_MAX))
         return int(value)
+
+    @staticmethod
+    def _terms(raw: str, _: Gettext) -> tuple[float | None, float | None, int | None]:
+        """`take=HOURS answer=HOURS resolve=DAYS`, any of them, in any order."""
+        usage = _(
+            "Write /category_terms ID take=HOURS answer=HOURS resolve=DAYS (any of the three): hours may be"
+            " fractional (take=0.5), days are working days, from 1 to {days}."
+        )
+        fields = {"take": "take_hours", "answer": "answer_hours", "resolve": "resolve_days"}
+        found: dict[str, float | int] = {}
+        for item in raw.split():
+            key, sep, value = item.partition("=")
+            field = fields.get(key.strip().lower())
+            if not sep or field is None or field in found:
+                raise _Usage(fill(usage, days=DAYS_MAX))
+            if field == "resolve_days":
+                if not value.isdigit() or not 1 <= int(value) <= DAYS_MAX:
+                    raise _Usage(
+                        fill(_("Give the resolution term in working days, from 1 to {limit}."), limit=DAYS_MAX)
+                    )
+                found[field] = int(value)
+            else:
+                found[field] = _fraction(value, _)
+        if not found:
+            raise _Usage(fill(usage, days=DAYS_MAX))
+        resolve = found.get("resolve_days")
+        return found.get("take_hours"), found.get("answer_hours"), int(resolve) if resolve is not None else None
+
+
+def _fraction(raw: str, _: Gettext) -> float:
+    """Hours as an administrator writes them: 4, 0.5 or 0,5."""
+    text = raw.strip().replace(",", ".")
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or not HOURS_MIN <= value <= HOURS_MAX or len(text) > 12:
+        raise _Usage(
+            fill(
+                _("Give a term in hours, from {low} to {limit} (fractions allowed: 0.5)."),
+                low=str(HOURS_MIN),
+                limit=HOURS_MAX,
+            )
+        )
+    return value
+
+
+def _number(value: float) -> str:
+    """Hours without a needless ".0": 4, 0.5."""
+    return f"{value:g}"
 
 
 class _Usage(Exception):

@@ -15,9 +15,20 @@ from typing import Any
 
 from bot.core import actions
 from bot.core.config import Clock, CoreConfig
+from bot.core.deadlines import Deadlines
 from bot.core.lifecycle import Actor, Change, InvalidTransition, change
 from bot.core.locks import Locks
-from bot.core.models import Button, Buttons, ChatRef, EventKind, Official, Report, ResidentProfile, Status
+from bot.core.models import (
+    Button,
+    Buttons,
+    ChatRef,
+    EventKind,
+    Official,
+    Report,
+    ResidentProfile,
+    Status,
+    Verdict,
+)
 from bot.core.outbox import OutboxMessage
 from bot.core.posting import Posting
 from bot.core.replies import Reply, say
@@ -52,7 +63,18 @@ class Outcome:
 
 def _card_changed(before: Report, after: Report) -> bool:
     """Whether the card shows anything different (an answer to an open report in work changes nothing there)."""
-    shown = ("status", "assignee_name", "follow_ups", "duplicate_of", "category_id", "answer_due_at", "staff_chat")
+    shown = (
+        "status",
+        "assignee_name",
+        "follow_ups",
+        "duplicate_of",
+        "category_id",
+        "dues",
+        "staff_chat",
+        "taken_at",
+        "verdict",
+        "rating",
+    )
     return any(getattr(before, f) != getattr(after, f) for f in shown)
 
 
@@ -77,6 +99,7 @@ class Casework:
         self._locks = locks
         self._on_enqueue = on_enqueue
         self._ = posting.staff_
+        self._deadlines = Deadlines(config)
 
     # Shared steps
 
@@ -159,6 +182,18 @@ class Casework:
 
         return buttons
 
+    def _verdict_buttons(self, report: Report) -> Callable[[Gettext], Buttons]:
+        def buttons(r_: Gettext) -> Buttons:
+            return (
+                (
+                    Button(r_("✅ Yes, it is fixed"), actions.verdict(report.id, True)),
+                    Button(r_("❌ No, it is not fixed"), actions.verdict(report.id, False)),
+                ),
+                tuple(Button(str(n), actions.rate(report.id, n)) for n in range(1, 6)),
+            )
+
+        return buttons
+
     async def _news(
         self,
         report: Report,
@@ -166,25 +201,29 @@ class Casework:
         covering: str,
         rest: Callable[[Gettext], list[RichLike]],
         photos: tuple[str, ...] = (),
+        own_buttons: Callable[[Gettext], Buttons] | None = None,
+        own_rest: Callable[[Gettext], list[RichLike]] | None = None,
     ) -> list[OutboxMessage]:
         """News of the report for its resident and for each resident whose report waits on it as a duplicate.
 
         `own` and `covering` are catalog texts (marked, translated here in each reader's language): the headline for
         the report's resident ({number}) and for a duplicate's ({original}, {number}); `rest` the lines under it.
-        Each message carries the button to write back about the reader's own report.
+        Each message carries the button to write back about the reader's own report (`own_buttons` instead, and
+        `own_rest` under the rest, for the report's own resident).
         """
 
         def message(reader: Report) -> Callable[[Gettext], Rich]:
             def render(r_: Gettext) -> Rich:
                 if reader.id == report.id:
                     header = fill(r_(own), number=report.id)
-                else:
-                    header = fill(r_(covering), original=report.id, number=reader.id)
+                    return lines(header, *rest(r_), *(own_rest(r_) if own_rest else []))
+                header = fill(r_(covering), original=report.id, number=reader.id)
                 return lines(header, *rest(r_))
 
             return render
 
-        messages = await self._posting.to_resident(report, message(report), photos, self._about_button(report))
+        buttons = own_buttons or self._about_button(report)
+        messages = await self._posting.to_resident(report, message(report), photos, buttons)
         told = {report.resident}
         for duplicate in await self._storage.duplicates_of(report.id):
             if duplicate.resident not in told:
@@ -307,13 +346,25 @@ class Casework:
 
         async def act(report: Report) -> Outcome:
             self._must_be_open(report)
-            step = change(report, EventKind.RESOLVED, actor, self._clock(), text=text, photos=photos)
+            resolved: dict[str, Any] = {"verdict": None, "rating": None}
+            step = change(report, EventKind.RESOLVED, actor, self._clock(), text=text, photos=photos, **resolved)
             outbox = await self._news(
                 report,
                 mark("Your report #{number} is resolved."),
                 mark("Report #{original}, which covers your report #{number}, is resolved."),
                 lambda r_: ["", text],
                 photos,
+                own_buttons=self._verdict_buttons(report),
+                own_rest=lambda r_: [
+                    "",
+                    fill(
+                        r_(
+                            "Is the problem really fixed? Tell us with a button below (within {days} days), and rate"
+                            " the answer from 1 to 5."
+                        ),
+                        days=self._config.terms.reopen_days,
+                    ),
+                ],
             )
             outbox += await self._edit(report, step.after)
             reply = self._told(report, mark("Report #{number} is resolved; the resident is notified."))
@@ -355,8 +406,11 @@ class Casework:
             if not report.status.closed:
                 raise Refused(fill(_("Report #{number} is open; there is nothing to reopen."), number=report.id))
             original = report.duplicate_of
+            now = self._clock()
+            category = await self._storage.get_category(report.category_id)
+            restart = self._deadlines.restart(category, now) if category is not None else {}
             step = change(
-                report, EventKind.REOPENED, actor, self._clock(), text=text.strip() or None, duplicate_of=None
+                report, EventKind.REOPENED, actor, now, text=text.strip() or None, duplicate_of=None, **restart
             )
             outbox = await self._posting.to_resident(
                 report,
@@ -392,7 +446,8 @@ class Casework:
                     )
                 )
             old = await self._storage.get_category(report.category_id)
-            due = report.created_at + timedelta(hours=category.answer_hours)
+            terms = self._deadlines.move(report, category)
+            due = terms["dues"].answer
             old_chat, new_chat = self._routing.chat_of(report), self._routing.chat_for(category)
             step = change(
                 report,
@@ -401,8 +456,8 @@ class Casework:
                 self._clock(),
                 text=f"{category_name(old, _)} → {category_name(category, _)}",
                 category_id=category.id,
-                answer_due_at=due,
                 staff_chat=new_chat,
+                **terms,
             )
             parts: list[Rich | str] = [
                 fill(_("Report #{number} moved to {category}."), number=report.id, category=category_name(category, _))
@@ -414,18 +469,19 @@ class Casework:
             else:
                 outbox = await self._posting.card_edit(step.after)
             if due != report.answer_due_at:
-                tz = self._config.tz
+                now = self._clock()
 
                 def told(r_: Gettext) -> Rich:
                     return fill(
                         r_("Your report #{number} was passed to {category}. Expect an answer by {due}."),
                         number=report.id,
                         category=category_name(category, r_),
-                        due=moment(due, tz),
+                        due=self._posting.until(due, r_, now),
                     )
 
                 outbox += await self._posting.to_resident(report, told)
-                parts.append(fill(_("The resident is told the new answer time: {due}."), due=moment(due, tz)))
+                shown = moment(due, self._config.tz)
+                parts.append(fill(_("The resident is told the new answer time: {due}."), due=shown))
             return Outcome([step], outbox, lines(*parts))
 
         return await self._run(report_id, act)
@@ -520,3 +576,89 @@ class Casework:
             return Outcome([step], outbox, ack)
 
         return await self._run(report_id, act)
+
+    # The resident's verdict on a resolution
+
+    async def verdict(self, report_id: int, profile: ResidentProfile, fixed: bool, r_: Gettext) -> Reply:
+        """The resident says whether the resolution really fixed it: "fixed" closes it for good; "not fixed",
+        within REOPEN_DAYS of the resolution, reopens it with its terms started again and a new card."""
+        actor = Actor(profile.ref.key)
+        window = timedelta(days=self._config.terms.reopen_days)
+
+        async def act(report: Report) -> Outcome:
+            if report.resident != profile.ref:
+                raise Refused(r_("This button is no longer valid."))
+            if report.verdict is not None and report.status is Status.RESOLVED:
+                raise Refused(fill(r_("You have already answered about report #{number}."), number=report.id))
+            if report.status is not Status.RESOLVED:
+                raise Refused(fill(r_("Report #{number} is not resolved now."), number=report.id))
+            now = self._clock()
+            if fixed:
+                step = change(report, EventKind.CONFIRMED, actor, now, verdict=Verdict.FIXED)
+                reply = fill(r_("Thank you! Report #{number} is closed as fixed."), number=report.id)
+                return Outcome([step], await self._posting.card_edit(step.after), reply)
+            resolved_at = max(e.at for e in await self._storage.history(report.id) if e.kind is EventKind.RESOLVED)
+            if now - resolved_at > window:
+                raise _TooLate(report.id)
+            category = await self._storage.get_category(report.category_id)
+            restart = self._deadlines.restart(category, now) if category is not None else {}
+            step = change(
+                report,
+                EventKind.REOPENED,
+                actor,
+                now,
+                text=self._("The resident says it is not fixed."),
+                verdict=Verdict.NOT_FIXED,
+                **restart,
+            )
+            _ = self._
+            gone = bold(_("Reopened by the resident (not fixed): its new card is below."))
+            outbox = await self._posting.card_edit(step.after, note=gone)
+            note = bold(
+                fill(_("🔁 Report #{number} is reopened: the resident says it is not fixed."), number=report.id)
+            )
+            outbox += await self._posting.new_card(step.after, note=note)
+            reply = fill(
+                r_(
+                    "Report #{number} is reopened: the officials will look at it again. Write what is still wrong,"
+                    " and send a photo if you can."
+                ),
+                number=report.id,
+            )
+            return Outcome([step], outbox, reply)
+
+        try:
+            return await self._run(report_id, act)
+        except _TooLate as late:
+            text = fill(
+                r_(
+                    "More than {days} days have passed since report #{number} was resolved, so it cannot be reopened."
+                    " Please send a new report about the problem."
+                ),
+                days=self._config.terms.reopen_days,
+                number=late.report_id,
+            )
+            return Reply(text, ((Button(r_("New report"), actions.NEW),),))
+
+    async def rate(self, report_id: int, profile: ResidentProfile, rating: int, r_: Gettext) -> Reply:
+        """The resident rates the answer to their resolved report, 1 to 5 (a later rating replaces an earlier)."""
+        actor = Actor(profile.ref.key)
+
+        async def act(report: Report) -> Outcome:
+            if report.resident != profile.ref:
+                raise Refused(r_("This button is no longer valid."))
+            if report.status is not Status.RESOLVED and report.verdict is None:
+                raise Refused(fill(r_("Report #{number} is not resolved now."), number=report.id))
+            step = change(report, EventKind.RATED, actor, self._clock(), text=str(rating), rating=rating)
+            reply = fill(r_("Thank you for your rating: {rating} of 5."), rating=rating)
+            return Outcome([step], await self._posting.card_edit(step.after), reply)
+
+        return await self._run(report_id, act)
+
+
+class _TooLate(Exception):
+    """ "Not fixed" came after the window for disputing the resolution."""
+
+    def __init__(self, report_id: int) -> None:
+        super().__init__("too late")
+        self.report_id = report_id

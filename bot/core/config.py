@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 from zoneinfo import ZoneInfo
 
 from bot.core.models import ChatRef
+from bot.core.workdays import NO_DAYS_OFF, DaysOff, WorkHours
 
 Clock = Callable[[], datetime]
 
@@ -36,6 +37,25 @@ class Limits:
     messages_per_minute: int = 30
 
 
+
+
+
+@dataclass(frozen=True, slots=True)
+class TermRules:
+    """How terms are counted and watched: defaults for new categories, the calendar, reminders and the verdict."""
+
+    default_take_hours: float = 4.0
+    default_resolve_days: int = 8
+    # Officials are reminded when this share of a term has passed, and again when all of it has.
+    remind_at: float = 0.75
+    # How long after a resolution its resident may say "not fixed" and reopen it.
+    reopen_days: int = 15
+    days_off: DaysOff = NO_DAYS_OFF
+    work_hours: WorkHours | None = None
+    # When each staff chat gets the day's summary (local time); None: no summary.
+    daily_summary_at: time | None = time(9, 0)
+
+
 @dataclass(frozen=True, slots=True)
 class CoreConfig:
     """Deployment facts the core uses: where staff work, in which language and time zone, who administers."""
@@ -44,6 +64,7 @@ class CoreConfig:
     staff_language: str
     tz: ZoneInfo
     admin_ids: frozenset[int]
-    default_answer_hours: int = 24
+    default_answer_hours: float = 24
+    terms: TermRules = TermRules()
     privacy: PrivacyTerms = PrivacyTerms()
     limits: Limits = Limits()

@@ -58,6 +58,14 @@ class Conversation:
         """The resident's text and photos go to the officials as an addition to their report."""
         return await self._casework.follow_up(report_id, profile, text, photos, _)
 
+    async def verdict(self, profile: ResidentProfile, report_id: int, fixed: bool, _: Gettext) -> Reply:
+        """The resident's "fixed" / "not fixed" on their resolved report."""
+        return await self._casework.verdict(report_id, profile, fixed, _)
+
+    async def rate(self, profile: ResidentProfile, report_id: int, rating: int, _: Gettext) -> Reply:
+        """The resident's rating of the answer to their report."""
+        return await self._casework.rate(report_id, profile, rating, _)
+
     async def question(self, reports: list[Report], _: Gettext) -> Reply:
         """Is this about an open report (one button each) or a new one?"""
         if len(reports) == 1:

@@ -10,16 +10,27 @@ from __future__ import annotations
 import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import TypeVar
 
 from bot.core import actions
 from bot.core.config import Clock, CoreConfig
 from bot.core.conversation import Conversation
+from bot.core.deadlines import Deadlines
 from bot.core.guard import Door, Gatekeeper
 from bot.core.lifecycle import Actor, created
 from bot.core.locks import KeyedLocks, Locks
-from bot.core.models import Button, Buttons, Category, Draft, Location, Piece, Report, ResidentProfile
+from bot.core.models import (
+    Button,
+    Buttons,
+    Category,
+    Draft,
+    Location,
+    Piece,
+    Report,
+    ResidentProfile,
+    Status,
+    Verdict,
+)
 from bot.core.outbox import OutboxMessage
 from bot.core.posting import Posting
 from bot.core.privacy import Privacy as PersonalData
@@ -29,7 +40,7 @@ from bot.core.routing import StaffRouting
 from bot.core.turns import ChatTurns, Turn
 from bot.text.cards import CardFacts
 from bot.text.clean import visible
-from bot.text.formatting import moment, place, shorten
+from bot.text.formatting import place, shorten
 from bot.text.i18n import Gettext, Locales
 from bot.text.labels import category_name, status_label
 from bot.text.rich import Rich, as_rich, bold, fill, join, lines
@@ -198,6 +209,7 @@ class ResidentDialog:
         self._conversation = conversation
         self._locks: Locks = locks or KeyedLocks()
         self._turns = ChatTurns()
+        self._deadlines = Deadlines(config)
 
     async def handle(
         self,
@@ -472,6 +484,10 @@ class ResidentDialog:
         draft = await self._drafts.get_draft(profile.ref)
         if action.name == "about":
             return await self._on_about(profile, draft or Draft(), action.arg or 0, _)
+        if action.name in ("fixed", "notfixed"):
+            return await self._on_verdict(profile, draft or Draft(), action.arg or 0, action.name == "fixed", _)
+        if action.name == "rate":
+            return [await self._conversation.rate(profile, action.arg or 0, action.value or 0, _)]
         if action.name == "fresh":
             return await self._on_fresh(profile, draft or Draft(), _)
         if action.name == "cat":
@@ -508,6 +524,18 @@ class ResidentDialog:
         draft.about = report.id
         await self._drafts.save_draft(profile.ref, draft)
         return [self._conversation.prompt(report, _)]
+
+    async def _on_verdict(
+        self, profile: ResidentProfile, draft: Draft, report_id: int, fixed: bool, _: Gettext
+    ) -> list[Reply]:
+        """ "Fixed" or "not fixed"; once reopened, the resident's next message (a comment, a photo) goes to it."""
+        reply = await self._conversation.verdict(profile, report_id, fixed, _)
+        if not fixed:
+            report = await self._conversation.own_report(profile, report_id)
+            if report is not None and report.status is Status.REOPENED and report.verdict is Verdict.NOT_FIXED:
+                draft.about = report.id
+                await self._drafts.save_draft(profile.ref, draft)
+        return [reply]
 
     async def _on_fresh(self, profile: ResidentProfile, draft: Draft, _: Gettext) -> list[Reply]:
         """ "New report" after the question: the kept text starts it as its description."""
@@ -638,15 +666,14 @@ class ResidentDialog:
         assert category is not None
         record = await self._storage.resident_record(profile.ref)
         now = self._clock()
-        due = now + timedelta(hours=category.answer_hours)
+        dues = self._deadlines.dues(category, now)
         chat = self._routing.chat_for(category)
-        tz = self._config.tz
 
         def effects(report: Report) -> Effects:
             confirmation = fill(
                 _("Your report #{number} is sent to the officials. Expect an answer by {due}."),
                 number=report.id,
-                due=moment(report.answer_due_at, tz),
+                due=self._posting.until(report.answer_due_at, _, now),
             )
             messages: list[OutboxMessage] = self._posting.resident_message(report, confirmation)
             facts = CardFacts(report, category, filed=record.filed + 1, rejected=record.rejected, banned=record.banned)
@@ -654,7 +681,7 @@ class ResidentDialog:
             return [created(report, Actor(profile.ref.key))], messages
 
         consent = self._privacy.version if agreeing else None
-        await self._storage.submit_report(profile, draft, now, due, chat, effects, consent)
+        await self._storage.submit_report(profile, draft, now, dues, chat, effects, consent)
         if self._drafts is not self._storage:
             await self._drafts.delete_draft(profile.ref)
         self._on_enqueue()

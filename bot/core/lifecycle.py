@@ -13,6 +13,10 @@ from typing import Any
 
 from bot.core.models import Event, EventKind, Report, Status
 
+# What each event does for the terms: taking into work, and answering (which takes it into work too).
+_TAKES = (EventKind.TAKEN, EventKind.ANSWERED, EventKind.RESOLVED, EventKind.REJECTED, EventKind.DUPLICATE_LINKED)
+_ANSWERS = (EventKind.ANSWERED, EventKind.RESOLVED, EventKind.REJECTED, EventKind.DUPLICATE_LINKED)
+
 _OPEN = (Status.NEW, Status.IN_PROGRESS, Status.REOPENED)
 _CLOSED = (Status.RESOLVED, Status.REJECTED, Status.DUPLICATE)
 _SENT = _OPEN + _CLOSED
@@ -46,8 +50,11 @@ _TRANSITIONS: dict[tuple[Status, EventKind], Status] = {
             EventKind.ANONYMISED,
             EventKind.BANNED,
             EventKind.UNBANNED,
+            EventKind.RATED,
         )
     },
+    **{(s, EventKind.REMINDED): s for s in _OPEN},
+    (Status.RESOLVED, EventKind.CONFIRMED): Status.RESOLVED,
 }
 
 SYSTEM = "system"
@@ -110,15 +117,20 @@ def change(
     if "status" in fields or "version" in fields:
         raise ValueError("the status and version follow from the event")
     status = next_status(report.status, kind)
+    if kind in _TAKES and report.taken_at is None and "taken_at" not in fields:
+        fields["taken_at"] = at
+    if kind in _ANSWERS and report.answered_at is None and "answered_at" not in fields:
+        fields["answered_at"] = at
     after = dataclasses.replace(report, status=status, version=report.version + 1, **fields)
-    event = Event(report.id, kind, at, actor.author, status, text, source, actor.name, photos)
+    dues = after.dues if "dues" in fields else None
+    event = Event(report.id, kind, at, actor.author, status, text, source, actor.name, photos, dues)
     return Change(report, after, (event,))
 
 
 def created(report: Report, actor: Actor) -> Event:
     """The first event of a report just sent by its resident."""
     status = next_status(Status.DRAFT, EventKind.CREATED)
-    return Event(report.id, EventKind.CREATED, report.created_at, actor.author, status)
+    return Event(report.id, EventKind.CREATED, report.created_at, actor.author, status, dues=report.dues)
 
 
 def first_answer_at(history: list[Event]) -> datetime | None:

@@ -142,6 +142,12 @@ class EventKind(StrEnum):
     ANONYMISED = "anonymised"
     BANNED = "banned"
     UNBANNED = "unbanned"
+    # A term came near or passed, and the officials were reminded (text: "answer:near", "take:over"...).
+    REMINDED = "reminded"
+    # The resident's verdict on a resolution: fixed (closed for good), or not (reopened, in REOPENED's text);
+    # and their rating of the answer (text: 1 to 5).
+    CONFIRMED = "confirmed"
+    RATED = "rated"
 
 
 class Piece(StrEnum):
@@ -207,8 +213,67 @@ class Category:
     builtin_key: str | None
     hidden: bool
     photo_required: bool
-    answer_hours: int
+    answer_hours: float
     staff_chat_id: int | None = None
+    take_hours: float = 4.0
+    resolve_days: int = 8
+
+
+class Verdict(StrEnum):
+    """The resident's word on a resolution."""
+
+    FIXED = "fixed"
+    NOT_FIXED = "not_fixed"
+
+
+class Term(StrEnum):
+    """The three terms of a report: taken into work, first answer, resolution."""
+
+    TAKE = "take"
+    ANSWER = "answer"
+    RESOLVE = "resolve"
+
+
+class Stage(StrEnum):
+    """When officials are reminded of a term: when it is near, and when it has passed."""
+
+    NEAR = "near"
+    OVER = "over"
+
+
+TERMS = (Term.TAKE, Term.ANSWER, Term.RESOLVE)
+
+
+def alert_bit(term: Term, stage: Stage) -> int:
+    """The bit of `Report.reminded` that says this reminder was sent."""
+    return 1 << (TERMS.index(term) * 2 + (stage is Stage.OVER))
+
+
+ALL_ALERTS = (1 << (len(TERMS) * 2)) - 1
+
+
+@dataclass(frozen=True, slots=True)
+class Dues:
+    """A report's due times, computed from its category's terms when it is filed, moved or reopened.
+
+    Kept with the report and with the event that set them, so a later change of terms never rewrites the past.
+    `remind_at` is the share of each term after which officials are reminded (REMIND_AT at the time).
+    """
+
+    start: datetime
+    take: datetime
+    answer: datetime
+    resolve: datetime
+    remind_at: float = 0.75
+
+    def of(self, term: Term) -> datetime:
+        """The due time of `term`."""
+        return {Term.TAKE: self.take, Term.ANSWER: self.answer, Term.RESOLVE: self.resolve}[term]
+
+    def alert_at(self, term: Term, stage: Stage) -> datetime:
+        """When officials are reminded of `term` at `stage`."""
+        due = self.of(term)
+        return due if stage is Stage.OVER else self.start + (due - self.start) * self.remind_at
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,7 +289,7 @@ class Report:
     photos: tuple[str, ...]
     status: Status
     created_at: datetime
-    answer_due_at: datetime
+    dues: Dues
     # The staff chat that holds its card and may act on it; None: the default staff chat.
     staff_chat: ChatRef | None = None
     assignee: str | None = None
@@ -233,11 +298,50 @@ class Report:
     follow_ups: int = 0
     # Bumped by every change, so two officials (or processes) changing it at once cannot both win.
     version: int = 0
+    # Since its terms started (filed or reopened): when it was first taken into work, and first answered.
+    taken_at: datetime | None = None
+    answered_at: datetime | None = None
+    # Which reminders were sent since its terms started (bits of `alert_bit`).
+    reminded: int = 0
+    # The resident's verdict on the resolution ("fixed" or "not_fixed") and rating (1 to 5).
+    verdict: Verdict | None = None
+    rating: int | None = None
 
     @property
     def anonymous(self) -> bool:
         """Whether its resident's personal data were erased: nobody gets its news."""
         return self.resident.anonymous
+
+    @property
+    def answer_due_at(self) -> datetime:
+        """When the first answer is due."""
+        return self.dues.answer
+
+    def running(self, term: Term) -> bool:
+        """Whether `term` still runs: the report is open and what the term asks has not happened yet."""
+        if not self.status.open:
+            return False
+        if term is Term.TAKE:
+            return self.taken_at is None
+        if term is Term.ANSWER:
+            return self.answered_at is None
+        return True
+
+    def overdue(self, term: Term) -> bool:
+        """Whether officials were told that `term` has passed and it still runs (what its card shows)."""
+        return self.running(term) and bool(self.reminded & alert_bit(term, Stage.OVER))
+
+    @property
+    def next_alert_at(self) -> datetime | None:
+        """When the next reminder about it falls due, if any does (kept indexed, so a look finds due ones fast)."""
+        times = [
+            self.dues.alert_at(term, stage)
+            for term in TERMS
+            if self.running(term)
+            for stage in (Stage.NEAR, Stage.OVER)
+            if not self.reminded & alert_bit(term, stage)
+        ]
+        return min(times, default=None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,6 +360,8 @@ class Event:
     # The official's display name as it was at the time ("who did it" in the history).
     author_name: str | None = None
     photos: tuple[str, ...] = ()
+    # The due times this event set (filed, moved, reopened), as they were computed then.
+    dues: Dues | None = None
 
 
 @dataclass(frozen=True, slots=True)

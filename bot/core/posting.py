@@ -7,7 +7,9 @@ composer decides how many calls that takes and renders its markup.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Protocol
+from zoneinfo import ZoneInfo
 
 from bot.core.config import CoreConfig
 from bot.core.models import Buttons, ChatRef, Report, ResidentRef
@@ -17,6 +19,7 @@ from bot.core.routing import StaffRouting
 from bot.text.cards import CardFacts, card_buttons, card_text
 from bot.text.i18n import DEFAULT_LANGUAGE, Gettext, Locales
 from bot.text.rich import Rich, lines
+from bot.text.when import until
 from storage.base import CategoryStore, GuardStore, ReportStore, ResidentStore
 
 
@@ -41,6 +44,19 @@ class Posting:
         self._config = config
         self._routing = routing
         self.staff_ = locales.get(config.staff_language)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """The deployment's time zone (officials read times in it)."""
+        return self._config.tz
+
+    def until(self, at: datetime, _: Gettext, now: datetime) -> str:
+        """A due time in words, in the language of `_` and the deployment's time zone: "9 декабря, 14:00 (МСК)"."""
+        return until(at, self._config.tz, self._locales.language_of(_), now)
+
+    def message_url(self, chat: ChatRef, message_id: int) -> str | None:
+        """A link to a message of a staff chat, where its messenger has one."""
+        return self._composers[chat.messenger].message_url(chat.chat_id, message_id)
 
     def to_chat(self, chat: ChatRef, message: Outgoing) -> list[OutboxMessage]:
         """The outbox messages that show `message` in `chat`."""
@@ -116,11 +132,16 @@ class Posting:
         return self.to_chat(chat, self._card(facts, note))
 
     async def card_edit(
-        self, report: Report, chat: ChatRef | None = None, moved_to: int | None = None, waiting: int | None = None
+        self,
+        report: Report,
+        chat: ChatRef | None = None,
+        moved_to: int | None = None,
+        waiting: int | None = None,
+        note: Rich | None = None,
     ) -> list[OutboxMessage]:
         """The edit that makes the report's card in its staff chat (or `chat`) show the report as it is now."""
         target = chat or self._routing.chat_of(report)
-        card = self._card(await self.facts(report, moved_to, waiting))
+        card = self._card(await self.facts(report, moved_to, waiting), note)
         return [self._composers[target.messenger].edit(target.chat_id, card)]
 
     def _card(self, facts: CardFacts, note: Rich | None = None) -> Outgoing:

@@ -15,9 +15,11 @@ from bot.core.guard import Bans, Gatekeeper
 from bot.core.locks import KeyedLocks, Locks
 from bot.core.posting import Posting
 from bot.core.privacy import PhotoEraser, Privacy
+from bot.core.reminders import Reminders
 from bot.core.replies import Composers
 from bot.core.rerouting import Rerouting
 from bot.core.routing import StaffRouting
+from bot.core.summary import DailySummary
 from bot.text.i18n import Locales
 from storage.base import DraftStore, Storage
 
@@ -36,6 +38,8 @@ class Reception:
     rerouting: Rerouting
     posting: Posting
     privacy: Privacy
+    reminders: Reminders
+    summary: DailySummary
     _listeners: list[Callable[[], None]] = field(default_factory=list)
 
     @classmethod
@@ -86,6 +90,8 @@ class Reception:
             rerouting=Rerouting(storage, posting, routing, config, clock),
             posting=posting,
             privacy=privacy,
+            reminders=Reminders(storage, posting, routing, clock, notify),
+            summary=DailySummary(storage, posting, routing, config, clock, notify),
             _listeners=listeners,
         )
 

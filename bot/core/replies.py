@@ -50,5 +50,9 @@ class Composer(Protocol):
         """The call that changes the report's card in the chat to show `card` (text and buttons)."""
         ...
 
+    def message_url(self, chat_id: int, message_id: int) -> str | None:
+        """A link that opens a message of a staff chat for its members, where the messenger has such links."""
+        ...
+
 
 Composers = Mapping[Messenger, Composer]

@@ -6,7 +6,20 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from bot.core import actions
-from bot.core.models import Button, Buttons, Category, Event, EventKind, Messenger, Report, Status
+from bot.core.models import (
+    TERMS,
+    Button,
+    Buttons,
+    Category,
+    Event,
+    EventKind,
+    Messenger,
+    Report,
+    Stage,
+    Status,
+    Term,
+    Verdict,
+)
 from bot.text.formatting import moment, place
 from bot.text.i18n import Gettext
 from bot.text.labels import category_name, status_label
@@ -69,6 +82,7 @@ def card_text(facts: CardFacts, _: Gettext, tz: ZoneInfo) -> Rich:
             received=moment(report.created_at, tz),
             due=moment(report.answer_due_at, tz),
         ),
+        *_term_lines(report, _, tz),
     ]
     if report.follow_ups:
         parts.append(fill(_("Messages from the resident since: {count}"), count=report.follow_ups))
@@ -80,6 +94,43 @@ def card_text(facts: CardFacts, _: Gettext, tz: ZoneInfo) -> Rich:
             italic(_("Reply to this card to answer the resident; /resolve TEXT with an after photo; /reject REASON.")),
         ]
     return lines(*parts)
+
+
+def term_label(term: Term, _: Gettext) -> str:
+    """What a term is called in the staff chat's language."""
+    labels = {Term.TAKE: _("taking into work"), Term.ANSWER: _("first answer"), Term.RESOLVE: _("resolution")}
+    return labels[term]
+
+
+def _term_lines(report: Report, _: Gettext, tz: ZoneInfo) -> list[Rich | str]:
+    """The other terms while they run, each overdue one in bold, and the resident's verdict."""
+    parts: list[Rich | str] = []
+    if report.status.open:
+        parts.append(
+            fill(
+                _("Take into work by: {take} · resolve by: {resolve}"),
+                take=moment(report.dues.take, tz) if report.running(Term.TAKE) else "✓",
+                resolve=moment(report.dues.resolve, tz),
+            )
+        )
+    for term in TERMS:
+        if report.overdue(term):
+            parts.append(
+                bold(
+                    fill(
+                        _("⚠ Overdue: {term} was due {due}"),
+                        term=term_label(term, _),
+                        due=moment(report.dues.of(term), tz),
+                    )
+                )
+            )
+    if report.verdict is Verdict.FIXED:
+        parts.append(_("The resident confirmed: fixed."))
+    elif report.verdict is Verdict.NOT_FIXED:
+        parts.append(bold(_("The resident says: not fixed.")))
+    if report.rating is not None:
+        parts.append(fill(_("The resident's rating of the answer: {rating} of 5"), rating=report.rating))
+    return parts
 
 
 def _resident_lines(facts: CardFacts, _: Gettext) -> list[Rich | str]:
@@ -147,6 +198,9 @@ def event_label(kind: EventKind, _: Gettext) -> str:
         EventKind.ANONYMISED: _("personal data erased after the retention period"),
         EventKind.BANNED: _("the resident is banned"),
         EventKind.UNBANNED: _("the resident's ban is lifted"),
+        EventKind.REMINDED: _("officials reminded of a term"),
+        EventKind.CONFIRMED: _("the resident confirmed it is fixed"),
+        EventKind.RATED: _("the resident rated the answer"),
     }
     return labels[kind]
 
@@ -165,10 +219,22 @@ def history_text(report: Report, history: list[Event], _: Gettext, tz: ZoneInfo)
     parts: list[Rich | str] = [bold(fill(_("History of report #{number}"), number=report.id))]
     for event in history:
         line = f"{moment(event.at, tz)} · {author_label(event, _)} · {event_label(event.kind, _)}"
-        if event.text:
+        if event.kind is EventKind.REMINDED and event.text:
+            line += f": {reminder_label(event.text, _)}"
+        elif event.text:
             text = event.text if len(event.text) <= HISTORY_TEXT_MAX else event.text[: HISTORY_TEXT_MAX - 1] + "…"
             line += f": {text}"
         if event.photos:
             line += " " + fill(_("({count} photos)"), count=len(event.photos)).plain
         parts.append(line)
     return lines(*parts)
+
+
+def reminder_label(code: str, _: Gettext) -> str:
+    """A reminder's record ("answer:over") in words: "first answer, overdue"."""
+    term, _sep, stage = code.partition(":")
+    try:
+        name = term_label(Term(term), _)
+    except ValueError:
+        return code
+    return fill(_("{term}, overdue") if stage == Stage.OVER.value else _("{term}, due soon"), term=name).plain

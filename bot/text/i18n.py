@@ -37,6 +37,13 @@ class Locales:
         catalog = self._catalogs.get(language) or self._catalogs[DEFAULT_LANGUAGE]
         return catalog.gettext
 
+    def language_of(self, _: Gettext) -> str:
+        """The language whose gettext function `_` is (the default one for any other function)."""
+        for language, catalog in self._catalogs.items():
+            if _ == catalog.gettext:
+                return language
+        return DEFAULT_LANGUAGE
+
 
 def mark(text: str) -> str:
     """Mark a string for extraction without translating it now (translated where shown)."""

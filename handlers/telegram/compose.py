@@ -56,6 +56,13 @@ class TelegramComposer:
             return [call(OutboxKind.ALBUM, text, photos, (), True)]
         return [call(OutboxKind.ALBUM, "", photos, (), False), call(OutboxKind.TEXT, text, (), message.buttons, True)]
 
+    def message_url(self, chat_id: int, message_id: int) -> str | None:
+        """t.me/c/… for a supergroup's message (its id is -100 followed by the part the link uses); None otherwise."""
+        text = str(chat_id)
+        if not text.startswith("-100") or len(text) <= 4:
+            return None
+        return f"https://t.me/c/{text[4:]}/{message_id}"
+
     def edit(self, chat_id: int, card: Outgoing) -> OutboxMessage:
         """editMessageText of a text card or editMessageCaption of a photo's (the shorter form kept for that)."""
         return OutboxMessage(

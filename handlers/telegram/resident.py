@@ -133,9 +133,7 @@ class ResidentLane:
 
         return show
 
-    async def _run(
-        self, message: TgMessage, event: dialog.ResidentInput | dialog.Received, in_answer: bool
-    ) -> Answer:
+    async def _run(self, message: TgMessage, event: dialog.ResidentInput | dialog.Received, in_answer: bool) -> Answer:
         assert message.from_user is not None  # checked by `resident_step`
         chat_id = message.chat.id
         origin = message.reply_to_message

@@ -32,6 +32,10 @@ class VkComposer:
             )
         ]
 
+    def message_url(self, chat_id: int, message_id: int) -> str | None:
+        """None: VK has no links to a message of a group chat."""
+        return None
+
     def edit(self, chat_id: int, card: Outgoing) -> OutboxMessage:
         """`messages.edit` of the card: its new text and keyboard (its photos stay)."""
         return OutboxMessage(
