@@ -160,3 +160,21 @@ async def test_the_bot_serves_vk_with_the_url_written_with_method(tmp_path: Path
         async with running_bot(settings):
             await vk.client.wait_polling()
             assert "Hello!" in (await VkResident(vk.client, 3020, "en").say("Start"))["text"]
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "said"),
+    [
+        ("WORK_HOURS", "18-9", "start must be before the end"),
+        ("EXTRA_DAYS_OFF", "02-30", "02-30"),
+        ("DAILY_SUMMARY_AT", "25:00", "like 09:00"),
+        ("REMIND_AT", "1.5", "less than 1"),
+        ("REOPEN_DAYS", "0", "greater than or equal to 1"),
+    ],
+)
+def test_terms_settings_that_cannot_work_are_named_in_one_line(
+    tmp_path: Path, name: str, value: str, said: str
+) -> None:
+    # Checked before anything is asked of Telegram: no emulator needed.
+    line = one_line(start(tmp_path, {**good("http://127.0.0.1:9", tmp_path), name: value}), name, said)
+    assert "Traceback" not in line
