@@ -194,12 +194,15 @@ class CategoryAdmin:
     def _line(c: Category, _: Gettext) -> str:
         flags = [_("hidden") if c.hidden else _("shown")]
         flags.append(_("photo required") if c.photo_required else _("photo optional"))
-        flags.append(_("take within {hours} h").format(hours=_number(c.take_hours)))
         flags.append(_("answer within {hours} h").format(hours=_number(c.answer_hours)))
-        flags.append(_("resolve within {days} working days").format(days=c.resolve_days))
         if c.staff_chat_id is not None:
             flags.append(_("chat {chat_id}").format(chat_id=c.staff_chat_id))
-        return f"{c.id}. {category_name(c, _)} ({', '.join(flags)})"
+        terms = [
+            _("take within {hours} h").format(hours=_number(c.take_hours)),
+            _("resolve within {days} working days").format(days=c.resolve_days),
+        ]
+        # The other two terms under the line, which keeps its form (scripts read it).
+        return f"{c.id}. {category_name(c, _)} ({', '.join(flags)})\n    {', '.join(terms)}"
 
     @staticmethod
     def _name(raw: str, _: Gettext) -> str:
