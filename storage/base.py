@@ -338,6 +338,10 @@ class DeadlineStore(Protocol):
         """Open reports per staff chat: counts, overdue by term at `now`, and who has taken what."""
         ...
 
+    async def start_slots(self, name: str, slot: str) -> None:
+        """Record `slot` as job `name`'s last one if the job has none yet (a new database starts counting)."""
+        ...
+
     async def claim_slot(self, name: str, slot: str, messages: Sequence[OutboxMessage] = ()) -> bool:
         """Mark job `name` done for `slot` and queue its messages, atomically; False (and nothing queued) if any
         process did it for this slot (or a later one) already."""

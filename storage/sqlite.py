@@ -676,6 +676,15 @@ class SqliteStorage:
         """Open reports per staff chat: counts, overdue by term at `now`, and who has taken what."""
         return await self._run(lambda db: records.open_summaries(db, now), self._light)
 
+    async def start_slots(self, name: str, slot: str) -> None:
+        """Record `slot` as job `name`'s last one if the job has none yet (a new database starts counting)."""
+
+        def work(db: sqlite3.Connection) -> None:
+            with _transaction(db):
+                db.execute("INSERT OR IGNORE INTO schedule (name, slot) VALUES (?, ?)", (name, slot))
+
+        await self._run(work)
+
     async def claim_slot(self, name: str, slot: str, messages: Sequence[OutboxMessage] = ()) -> bool:
         """Mark job `name` done for `slot` and queue its messages, atomically; False if done for it already."""
 

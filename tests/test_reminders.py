@@ -390,3 +390,20 @@ async def test_fixed_closes_for_good_and_the_rating_is_kept(tmp_path: Path) -> N
         assert kinds == [EventKind.CONFIRMED, EventKind.RATED]
         edits = [m for m in await drain(desk) if m.kind is OutboxKind.EDIT]
         assert "The resident confirmed: fixed." in edits[-1].text and "4 of 5" in edits[-1].text
+
+
+async def test_a_new_database_waits_for_the_next_summary_time_and_a_missed_one_comes_at_start(tmp_path: Path) -> None:
+    ten = datetime(2026, 12, 8, 7, 0, tzinfo=UTC)  # 10:00 in Moscow, after today's summary time
+    clock = Clock(ten)
+    path = tmp_path / "bot.sqlite3"
+    async with process(path, clock) as desk:
+        assert not await desk.reception.summary.maybe_send()  # a bot started today: tomorrow's is its first
+        clock.now = ten + timedelta(hours=23)  # 09:00 the next day
+        assert await desk.reception.summary.maybe_send()
+        await drain(desk)
+    clock.now = ten + timedelta(days=2)  # down at 09:00 on the 10th; started at 10:00
+    async with process(path, clock) as desk:
+        assert await desk.reception.summary.maybe_send()
+        [summary] = posts(await drain(desk))
+        assert "Summary for 10.12.2026" in summary.text and "No open reports." in summary.text
+        assert not await desk.reception.summary.maybe_send()

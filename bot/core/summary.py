@@ -1,13 +1,14 @@
 """The daily summary in each staff chat: open reports, overdue ones by term, and who has taken what.
 
-Sent once a day at DAILY_SUMMARY_AT (local time), or at the first look after it if the bot was down then; the day
-is claimed in storage with the messages, so several processes (or a restart) never send it twice.
+Sent once a day at DAILY_SUMMARY_AT (local time), or at the first look after it if the bot was down then (a new
+database starts with the next one); the day is claimed in storage with the messages, so several processes (or a
+restart) never send it twice.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 
 from bot.core.config import Clock, CoreConfig
 from bot.core.models import TERMS, ChatRef
@@ -41,6 +42,7 @@ class DailySummary:
         self._on_enqueue = on_enqueue
         self._ = posting.staff_
         self._done: str | None = None
+        self._started = False
 
     def slot(self, now: datetime) -> str | None:
         """Today's slot (the local date) once today's summary time has come; None before it, or when switched off."""
@@ -50,9 +52,20 @@ class DailySummary:
         local = now.astimezone(self._config.tz)
         return local.date().isoformat() if local.time() >= at else None
 
+    def last_slot(self, now: datetime) -> str:
+        """The latest slot whose time has come: today's after the summary time, yesterday's before it."""
+        local = now.astimezone(self._config.tz)
+        return self.slot(now) or (local.date() - timedelta(days=1)).isoformat()
+
     async def maybe_send(self) -> bool:
         """Send today's summaries if their time has come and no process has sent them yet."""
         now = self._clock()
+        if self._config.terms.daily_summary_at is None:
+            return False
+        if not self._started:
+            # A new deployment starts counting now: its first summary comes at the next summary time, not at start.
+            await self._storage.start_slots(JOB, self.last_slot(now))
+            self._started = True
         slot = self.slot(now)
         if slot is None or slot == self._done:
             return False
