@@ -117,6 +117,14 @@ def posts(messages: list[OutboxMessage]) -> list[OutboxMessage]:
     return [m for m in messages if m.kind is not OutboxKind.EDIT]
 
 
+async def take(desk: Desk, number: int, clock: Clock) -> None:
+    """Olga takes the report into work."""
+    report = await desk.storage.get_report(number)
+    assert report is not None
+    olga = {"assignee": "staff:tg:7", "assignee_name": "Olga"}
+    await desk.storage.record([change(report, EventKind.TAKEN, Actor("staff:tg:7", "Olga"), clock(), **olga)])
+
+
 async def set_terms(desk: Desk, take: float, answer: float, resolve: int = 8) -> None:
     await desk.storage.update_category(TRANSPORT, take_hours=take, answer_hours=answer, resolve_days=resolve)
 
@@ -197,12 +205,7 @@ async def test_taking_it_stops_the_take_term_and_names_who_has_it(tmp_path: Path
     async with process(tmp_path / "bot.sqlite3", clock) as desk:
         await set_terms(desk, take=1, answer=2)
         number = await file(desk, 104)
-        report = await desk.storage.get_report(number)
-        assert report is not None
-        await desk.storage.record(
-            [change(report, EventKind.TAKEN, Actor("staff:tg:7", "Olga"), clock(), assignee="staff:tg:7",
-                    assignee_name="Olga")]
-        )
+        await take(desk, number, clock)
         await drain(desk)
         clock.advance(hours=1, minutes=31)  # the take term passed (but it was taken); 0.75 of the answer's
         assert await desk.reception.reminders.look() == 1
@@ -297,12 +300,7 @@ async def test_the_daily_summary_goes_once_a_day_in_the_staff_chat(tmp_path: Pat
         await set_terms(desk, take=1, answer=2)
         taken = await file(desk, 401)
         await file(desk, 402)
-        report = await desk.storage.get_report(taken)
-        assert report is not None
-        await desk.storage.record(
-            [change(report, EventKind.TAKEN, Actor("staff:tg:7", "Olga"), clock(), assignee="staff:tg:7",
-                    assignee_name="Olga")]
-        )
+        await take(desk, taken, clock)
         await drain(desk)
         clock.now = morning
         assert not await desk.reception.summary.maybe_send()
