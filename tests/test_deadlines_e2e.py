@@ -82,7 +82,8 @@ async def test_an_overdue_answer_is_told_once_as_a_reply_to_the_card_naming_who_
     async with world(tmp_path, **FAST) as w:
         await short_terms(w)
         resident = w.resident(1401)
-        _confirmation, card = await sent(w, resident, "Pothole by the school")
+        confirmation, card = await sent(w, resident, "Pothole by the school")
+        assert "Expect an answer by" in text_of(confirmation) and "(MSK)" in text_of(confirmation)
         await w.official.press(card, "Take into work", count=0)
         await w.official.card_shows(card, "taken by Oleg Official")
 
@@ -173,8 +174,10 @@ async def test_reminders_of_reports_filed_together_go_as_one_digest(tmp_path: Pa
 
         [digest] = await next_staff(w, since)
         assert "Terms of 3 reports" in text_of(digest), text_of(digest)
-        for number in ("#1", "#2", "#3"):
-            assert number in text_of(digest)
+        for number, card in enumerate(cards, 1):
+            assert f"#{number}" in text_of(digest)
+            # Each number links to its card in the staff chat.
+            assert f'href="https://t.me/c/{str(STAFF_CHAT)[4:]}/{card["message_id"]}"' in str(digest["text"])
         assert digest.get("reply_to_message_id") is None
         # Not three replies to the cards as well.
         await quiet_staff(w, since)
@@ -230,6 +233,7 @@ async def test_not_fixed_on_telegram_reopens_with_a_new_card(tmp_path: Path) -> 
         resolution = await resolved_with_photo(w, resident, card, "Patched")
         assert "#1 is resolved" in text_of(resolution)
         assert {FIXED, NOT_FIXED, "1", "2", "3", "4", "5"} <= set(buttons(resolution))
+        assert "Is the problem really fixed?" in text_of(resolution)
 
         since = await w.client.last_seq()
         [told] = await resident.press(resolution, NOT_FIXED)
