@@ -196,7 +196,8 @@ async def test_category_terms_good_and_bad_input(tmp_path: Path) -> None:
             assert shown_term in text_of(done), text_of(done)
         [listing] = await w.admin.write("/categories")
         before = text_of(listing)
-        assert "take within 0.5 h, answer within 2.5 h, resolve within 5 working days" in before
+        assert "1. Roads (shown, photo required, answer within 2.5 h)" in before
+        assert "take within 0.5 h, resolve within 5 working days" in before
 
         for bad in ("take=abc", "foo=1", "resolve=0", "", "take=0.0001", "take=1 take=2", "answer"):
             [usage] = await w.admin.write(f"/category_terms 1 {bad}".rstrip())

@@ -261,7 +261,13 @@ async def test_several_due_within_a_minute_go_as_one_digest(tmp_path: Path) -> N
             numbers.append(await file(desk, 300 + i))
             clock.advance(seconds=20)
         await drain(desk)
+        clock.now = MONDAY + timedelta(minutes=50)  # all three near: one digest of "ends at"
+        assert await desk.reception.reminders.look() == 3
+        [near] = posts(await drain(desk))
+        assert "Terms of 3 reports" in near.text and near.text.count("taking into work ends at") == 3
         clock.now = MONDAY + timedelta(hours=1, seconds=1)  # the first's take term passed; the others' within 40 s
+        assert await desk.reception.reminders.look() == 0  # it waits for them, none goes before its time
+        clock.advance(seconds=40)
         assert await desk.reception.reminders.look() == 3
         [digest] = posts(await drain(desk))
         assert not digest.reply_to_card and "Terms of 3 reports" in digest.text

@@ -31,7 +31,8 @@ from storage.base import CardIndex, Conflict, DeadlineStore, ReportStore
 
 log = logging.getLogger(__name__)
 
-# Reminders of one chat that fall due within this much of each other go out together, as one digest.
+# Reminders of one chat that fall due within this much of each other go out together, as one digest (the first
+# waits for the others at most this long; none goes before its time).
 GROUPING = timedelta(seconds=60)
 BATCH = 200
 DIGEST_MAX = 20
@@ -78,6 +79,17 @@ def marked(report: Report, alerts: list[Alert]) -> int:
     return bits
 
 
+def _ready(reports: list[Report], now: datetime) -> list[Report]:
+    """The reports of one chat to remind about now: those due, unless another falls due within a minute and the
+    earliest due has waited less than that (then they go together, as one digest; none goes before its time)."""
+    due_now = [r for r in reports if r.next_alert_at is not None and r.next_alert_at <= now]
+    if not due_now:
+        return []
+    coming = len(due_now) < len(reports)
+    waited = now - min(r.next_alert_at for r in due_now if r.next_alert_at is not None)
+    return [] if coming and waited < GROUPING else due_now
+
+
 class Reminders:
     """Looks for terms that are near or have passed and tells the officials in the chat of each report's card."""
 
@@ -108,11 +120,9 @@ class Reminders:
                 seen.add(report.id)
                 chats[self._routing.chat_of(report)].append(report)
             for chat, reports in chats.items():
-                # A chat waits until one of its reminders is due; then those due within a minute go with it.
-                if not any(r.next_alert_at is not None and r.next_alert_at <= now for r in reports):
-                    continue
-                for start in range(0, len(reports), DIGEST_MAX):
-                    sent += await self._remind(chat, reports[start : start + DIGEST_MAX], now)
+                ready = _ready(reports, now)
+                for start in range(0, len(ready), DIGEST_MAX):
+                    sent += await self._remind(chat, ready[start : start + DIGEST_MAX], now)
             if len(found) < BATCH:
                 return sent
 
@@ -122,7 +132,7 @@ class Reminders:
         items: list[tuple[Report, list[Alert]]] = []
         outbox: list[OutboxMessage] = []
         for report in reports:
-            alerts = due(report, now + GROUPING)
+            alerts = due(report, now)
             if not alerts:
                 continue
             codes = ",".join(a.code for a in alerts)
