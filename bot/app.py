@@ -23,6 +23,7 @@ from bot.delivery.budgets import BudgetConfig, Budgets, SendBudgets
 from bot.delivery.local import WakeSender, delivery_lock, wake_listener
 from bot.delivery.relay import OutboxRelay
 from bot.delivery.worker import DeliveryWorker, Sender
+from bot.reach import unreachable
 from bot.settings import ConfigurationError, Settings, shown_url
 from bot.text.i18n import Locales
 from handlers.telegram import build_intake
@@ -281,7 +282,7 @@ async def _telegram_answers(bot: TelegramBot, settings: Settings) -> str:
     try:
         return (await who_am_i(bot)).username or ""
     except ApiUnreachable as exc:
-        raise ConfigurationError(f"cannot reach TELEGRAM_API_URL ({settings.telegram_api_url}): {exc}") from None
+        raise ConfigurationError(unreachable("TELEGRAM_API_URL", settings.telegram_api_url, exc)) from None
     except ApiRefused as exc:
         raise ConfigurationError(
             f"TELEGRAM_API_URL ({settings.telegram_api_url}) did not answer as the Telegram Bot API: {exc}"
@@ -293,7 +294,7 @@ async def _vk_answers(vk: VkAdapter, settings: Settings) -> None:
     try:
         await vk.start()
     except VkUnreachable as exc:
-        raise ConfigurationError(f"cannot reach VK_API_URL ({settings.vk_api_url}): {exc}") from None
+        raise ConfigurationError(unreachable("VK_API_URL", settings.vk_api_url, exc)) from None
     except LongPollRefused as exc:
         raise ConfigurationError(vk_refusal(exc, settings.vk_group_id)) from None
 
@@ -345,7 +346,7 @@ def _webhook_failure(settings: Settings, exc: Exception) -> str:
     if isinstance(exc, ListenFailed):
         return f"cannot listen on WEBHOOK_HOST:WEBHOOK_PORT ({settings.webhook_host}:{settings.webhook_port}): {exc}"
     if isinstance(exc, ApiUnreachable):
-        return f"cannot reach TELEGRAM_API_URL ({settings.telegram_api_url}): {exc}"
+        return unreachable("TELEGRAM_API_URL", settings.telegram_api_url, exc)
     return f"Telegram refused WEBHOOK_URL ({settings.webhook_url}): {exc}"
 
 

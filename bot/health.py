@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+from bot.reach import unreachable
 from bot.settings import Settings, shown_url
 from handlers.telegram.client import ApiRefused, ApiUnreachable, TokenRejected, chat_title, make_bot, who_am_i
 from handlers.vk import LongPollRefused, VkUnreachable
@@ -65,7 +66,7 @@ async def telegram(settings: Settings) -> str:
     except TokenRejected:
         raise Failed("TELEGRAM_TOKEN was rejected by the Telegram API") from None
     except ApiUnreachable as exc:
-        raise Failed(f"cannot reach TELEGRAM_API_URL ({settings.telegram_api_url}): {exc}") from None
+        raise Failed(unreachable("TELEGRAM_API_URL", settings.telegram_api_url, exc)) from None
     except ApiRefused as exc:
         raise Failed(f"{exc} (STAFF_CHAT_ID {settings.staff_chat_id}, or TELEGRAM_API_URL)") from None
     finally:
@@ -80,7 +81,7 @@ async def vk(settings: Settings) -> str:
     try:
         await LongPoll(api, settings.vk_group_id, settings.data_dir).open()
     except VkUnreachable as exc:
-        raise Failed(f"cannot reach VK_API_URL ({settings.vk_api_url}): {exc}") from None
+        raise Failed(unreachable("VK_API_URL", settings.vk_api_url, exc)) from None
     except LongPollRefused as exc:
         raise Failed(f"[{exc.code}] {exc.message} (VK_TOKEN, VK_GROUP_ID)") from None
     finally:

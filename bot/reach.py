@@ -40,3 +40,8 @@ def why_unreachable(exc: BaseException) -> str:
         if "timeout" in type(error).__name__.lower():
             return "no answer in time"
     return f"the connection failed ({type(exc).__name__})"
+
+
+def unreachable(setting: str, url: str, exc: BaseException) -> str:
+    """The one line for a service a setting names that did not answer: "cannot reach VK_API_URL (url): why"."""
+    return f"cannot reach {setting} ({url}): {exc}"

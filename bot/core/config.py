@@ -37,9 +37,6 @@ class Limits:
     messages_per_minute: int = 30
 
 
-
-
-
 @dataclass(frozen=True, slots=True)
 class TermRules:
     """How terms are counted and watched: defaults for new categories, the calendar, reminders and the verdict."""

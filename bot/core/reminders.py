@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 GROUPING = timedelta(seconds=60)
 BATCH = 200
 DIGEST_MAX = 20
+ATTEMPTS = 2
 
 
 class Records(DeadlineStore, ReportStore, CardIndex, Protocol):
@@ -127,7 +128,28 @@ class Reminders:
                 return sent
 
     async def _remind(self, chat: ChatRef, reports: list[Report], now: datetime) -> int:
-        """Record the reminders of some reports of one chat and queue their messages, in one transaction."""
+        """Record the reminders of some reports of one chat and queue their messages, in one transaction; once more
+        with fresh reads if one of them changed meanwhile (an official, another process)."""
+        for attempt in range(ATTEMPTS):
+            changes, outbox = await self._reminding(chat, reports, now)
+            if not changes:
+                return 0
+            try:
+                await self._storage.record(changes, outbox)
+            except Conflict:
+                if attempt + 1 == ATTEMPTS:
+                    return 0  # the next look reads them again
+                fresh = [await self._storage.get_report(r.id) for r in reports]
+                reports = [r for r in fresh if r is not None]
+                continue
+            self._on_enqueue()
+            return len(changes)
+        return 0
+
+    async def _reminding(
+        self, chat: ChatRef, reports: list[Report], now: datetime
+    ) -> tuple[list[Change], list[OutboxMessage]]:
+        """The reminders due now of these reports of one chat: their changes and messages."""
         changes: list[Change] = []
         items: list[tuple[Report, list[Alert]]] = []
         outbox: list[OutboxMessage] = []
@@ -146,19 +168,12 @@ class Reminders:
             items.append((step.after, alerts))
             if any(a.stage is Stage.OVER for a in alerts):
                 outbox += await self._posting.card_edit(step.after, chat)  # the card shows it is overdue
-        if not items:
-            return 0
         if len(items) == 1:
             report, alerts = items[0]
             outbox = self._posting.to_staff(chat, self._single(report, alerts), report.id, reply_to_card=True) + outbox
-        else:
+        elif items:
             outbox = self._posting.to_staff(chat, await self._digest(chat, items)) + outbox
-        try:
-            await self._storage.record(changes, outbox)
-        except Conflict:
-            return 0  # one of them changed meanwhile (an official, another process): the next look reads it again
-        self._on_enqueue()
-        return len(items)
+        return changes, outbox
 
     def _line(self, report: Report, alert: Alert) -> Rich:
         _ = self._
