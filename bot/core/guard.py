@@ -15,7 +15,6 @@ from typing import Protocol
 from bot.core.config import Clock, Limits
 from bot.core.lifecycle import Actor, Change, InvalidTransition, change
 from bot.core.models import Ban, EventKind, Official, Report, ResidentRef
-from bot.core.outbox import OutboxMessage
 from bot.core.posting import Posting
 from bot.core.replies import Reply, say
 from bot.core.routing import StaffRouting
@@ -142,11 +141,7 @@ class Bans:
 
     async def _refresh(self, changes: list[Change]) -> None:
         """Edit the open cards of the resident, now that the ban is stored (the card reads it)."""
-        outbox: list[OutboxMessage] = []
-        for step in changes:
-            chat = self._routing.chat_of(step.after)
-            if await self._storage.card_of(chat, step.after.id) is not None:
-                outbox += await self._posting.card_edit(step.after)
+        outbox = await self._posting.posted_card_edits(step.after for step in changes)
         if outbox:
             await self._storage.enqueue(outbox)
             self._on_enqueue()

@@ -6,7 +6,7 @@ composer decides how many calls that takes and renders its markup.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Protocol
 from zoneinfo import ZoneInfo
@@ -20,10 +20,10 @@ from bot.text.cards import CardFacts, card_buttons, card_text
 from bot.text.i18n import DEFAULT_LANGUAGE, Gettext, Locales
 from bot.text.rich import Rich, lines
 from bot.text.when import until
-from storage.base import CategoryStore, GuardStore, ReportStore, ResidentStore
+from storage.base import CardIndex, CategoryStore, GuardStore, ReportStore, ResidentStore
 
 
-class Records(CategoryStore, ResidentStore, ReportStore, GuardStore, Protocol):
+class Records(CardIndex, CategoryStore, ResidentStore, ReportStore, GuardStore, Protocol):
     """What posting reads from storage."""
 
 
@@ -143,6 +143,14 @@ class Posting:
         target = chat or self._routing.chat_of(report)
         card = self._card(await self.facts(report, moved_to, waiting), note)
         return [self._composers[target.messenger].edit(target.chat_id, card)]
+
+    async def posted_card_edits(self, reports: Iterable[Report]) -> list[OutboxMessage]:
+        """The edits of these reports' cards that were posted already (a card still queued shows them as they are)."""
+        outbox: list[OutboxMessage] = []
+        for report in reports:
+            if await self._storage.card_of(self._routing.chat_of(report), report.id) is not None:
+                outbox += await self.card_edit(report)
+        return outbox
 
     def _card(self, facts: CardFacts, note: Rich | None = None) -> Outgoing:
         """A report's card: its text (under `note`, if given), its photos and the buttons that make sense now."""

@@ -20,7 +20,6 @@ from bot.core.config import Clock, CoreConfig
 from bot.core.lifecycle import SYSTEM, Actor, Change, InvalidTransition, change
 from bot.core.locks import Locks
 from bot.core.models import EventKind, Report, ResidentRef
-from bot.core.outbox import OutboxMessage
 from bot.core.posting import Posting
 from bot.core.routing import StaffRouting
 from bot.text.formatting import moment
@@ -153,11 +152,7 @@ class Privacy:
                 changes = [
                     c for r in reports if (c := self._erasing(r, EventKind.CONSENT_WITHDRAWN, Actor(RESIDENT), now))
                 ]
-                outbox: list[OutboxMessage] = []
-                for step in changes:
-                    chat = self._routing.chat_of(step.after)
-                    if await self._storage.card_of(chat, step.after.id) is not None:
-                        outbox += await self._posting.card_edit(step.after)
+                outbox = await self._posting.posted_card_edits(step.after for step in changes)
                 try:
                     freed = await self._storage.anonymise(changes, outbox, forget=ref)
                 except Conflict:
