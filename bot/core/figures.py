@@ -12,10 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from bot.core.lifecycle import ANSWERS, TAKES
 from bot.core.models import TERMS, Event, EventKind, Report, Status, Term, Verdict
-
-_TAKES = (EventKind.TAKEN, EventKind.ANSWERED, EventKind.RESOLVED, EventKind.REJECTED, EventKind.DUPLICATE_LINKED)
-_ANSWERS = (EventKind.ANSWERED, EventKind.RESOLVED, EventKind.REJECTED, EventKind.DUPLICATE_LINKED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +96,7 @@ def figures(items: Sequence[tuple[Report, Sequence[Event]]], now: datetime) -> F
         by_messenger[report.resident.messenger.value] += 1
         created = next((e for e in history if e.kind is EventKind.CREATED), None)
         dues = created.dues if created is not None and created.dues is not None else report.dues
-        taken, answered = _first(history, _TAKES), _first(history, _ANSWERS)
+        taken, answered = _first(history, TAKES), _first(history, ANSWERS)
         first_resolved = _first(history, (EventKind.RESOLVED,))
         for done, due, kind in ((taken, dues.take, "take"), (answered, dues.answer, "answer")):
             late = _late(done, due, now)

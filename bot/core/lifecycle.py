@@ -14,8 +14,8 @@ from typing import Any
 from bot.core.models import Event, EventKind, Report, Status
 
 # What each event does for the terms: taking into work, and answering (which takes it into work too).
-_TAKES = (EventKind.TAKEN, EventKind.ANSWERED, EventKind.RESOLVED, EventKind.REJECTED, EventKind.DUPLICATE_LINKED)
-_ANSWERS = (EventKind.ANSWERED, EventKind.RESOLVED, EventKind.REJECTED, EventKind.DUPLICATE_LINKED)
+TAKES = (EventKind.TAKEN, EventKind.ANSWERED, EventKind.RESOLVED, EventKind.REJECTED, EventKind.DUPLICATE_LINKED)
+ANSWERS = (EventKind.ANSWERED, EventKind.RESOLVED, EventKind.REJECTED, EventKind.DUPLICATE_LINKED)
 
 _OPEN = (Status.NEW, Status.IN_PROGRESS, Status.REOPENED)
 _CLOSED = (Status.RESOLVED, Status.REJECTED, Status.DUPLICATE)
@@ -117,9 +117,9 @@ def change(
     if "status" in fields or "version" in fields:
         raise ValueError("the status and version follow from the event")
     status = next_status(report.status, kind)
-    if kind in _TAKES and report.taken_at is None and "taken_at" not in fields:
+    if kind in TAKES and report.taken_at is None and "taken_at" not in fields:
         fields["taken_at"] = at
-    if kind in _ANSWERS and report.answered_at is None and "answered_at" not in fields:
+    if kind in ANSWERS and report.answered_at is None and "answered_at" not in fields:
         fields["answered_at"] = at
     after = dataclasses.replace(report, status=status, version=report.version + 1, **fields)
     dues = after.dues if "dues" in fields else None
