@@ -50,7 +50,8 @@ from bot.text.rich import Rich
 from handlers.telegram.compose import TelegramComposer
 from handlers.vk.compose import VkComposer
 from storage.sqlite import SqliteStorage
-from storage.sqlite_records import dues_json, report_of, ts
+from storage.sqlite_records import dues_json, report_of
+from storage.sqlite_times import ts
 
 STAFF_CHAT = ChatRef(Messenger.TELEGRAM, -1001000000001)
 TZ = ZoneInfo("Europe/Moscow")

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
 
+from bot.core.facts import Facts
+from bot.core.figures import Figures
 from bot.core.lifecycle import Change
 from bot.core.models import (
     Ban,
@@ -348,6 +350,39 @@ class DeadlineStore(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class DayFigures:
+    """One local day's reports of one category: received, and late of judged for taking and for answering."""
+
+    day: str
+    category_id: int
+    received: int
+    late_take: float
+    judged_take: float
+    late_answer: float
+    judged_answer: float
+
+
+class FigureStore(Protocol):
+    """What the figures read: a period's figures and its days, computed from the facts kept beside each report."""
+
+    async def figures(
+        self, start: datetime, end: datetime, categories: Sequence[int] | None, now: datetime
+    ) -> Figures:
+        """The figures of the reports received in [start, end) (of these categories only, if given) at `now`."""
+        ...
+
+    async def daily(
+        self, start: datetime, end: datetime, categories: Sequence[int] | None, now: datetime, offset: timedelta
+    ) -> list[DayFigures]:
+        """Per local day (UTC + `offset`) and category: received, and late of judged for taking and answering."""
+        ...
+
+    async def report_facts(self, report_id: int) -> Facts | None:
+        """The facts kept for one report's figures."""
+        ...
+
+
 class SendLog(Protocol):
     """When messages went into groups, kept across restarts for the send budgets."""
 
@@ -367,6 +402,7 @@ class Storage(
     OutboxStore,
     OutboxSource,
     DeadlineStore,
+    FigureStore,
     SendLog,
     Protocol,
 ):

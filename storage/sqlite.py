@@ -8,10 +8,12 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
+from bot.core.facts import Facts, filed
+from bot.core.figures import Figures
 from bot.core.lifecycle import Change
 from bot.core.models import (
     Ban,
@@ -27,12 +29,14 @@ from bot.core.models import (
     Status,
 )
 from bot.core.outbox import Card, OutboxMessage
+from storage import sqlite_facts as figures
 from storage import sqlite_outbox as outbox
 from storage import sqlite_privacy as privacy
 from storage import sqlite_records as records
 from storage.base import (
     UNSET,
     BrokenChat,
+    DayFigures,
     EffectsFor,
     Gate,
     NotFound,
@@ -42,8 +46,8 @@ from storage.base import (
     Unset,
 )
 from storage.defaults import DEFAULT_CATEGORIES
-from storage.sqlite_records import ts
 from storage.sqlite_thread import SqliteThread
+from storage.sqlite_times import ts
 from storage.sqlite_upgrade import upgrade
 
 SCHEMA = (Path(__file__).parent / "sqlite_schema.sql").read_text(encoding="utf-8")
@@ -138,6 +142,7 @@ class SqliteStorage:
         light: SqliteThread | None = None,
         delivery: SqliteThread | None = None,
         report_lanes: bool = False,
+        reads: SqliteThread | None = None,
     ) -> None:
         self._conn = conn
         # A staff chat's lane per report (`OutboxMessage.lane`), or one lane per chat; the worker keys by the same.
@@ -148,6 +153,8 @@ class SqliteStorage:
         # The delivery worker's claims and acknowledgements: a staff chat's cards go one after another, and each
         # waited behind every resident's draft in the light connection's queue (10-50 ms per card under load).
         self._delivery = delivery or self._light
+        # Figures and exports read for up to a second or stream for minutes: never in front of a resident's step.
+        self._reads = reads or self._light
         # Every resident step looks at its category, and categories change a few times a year.
         self._categories: dict[int, Category] = {}
         self._categories_read_at = -math.inf
@@ -172,7 +179,7 @@ class SqliteStorage:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         # FULL: a report confirmed to a resident survives a power cut, not only a killed process.
         conn = await _connect(path, "FULL")
-        light = delivery = None
+        light = delivery = reads = None
         try:
             await conn.run(_create_and_migrate)
             # Two kinds of writes come often and cost nothing if a power cut undoes them: drafts (every step of
@@ -182,10 +189,11 @@ class SqliteStorage:
             # per commit; a killed process loses none of them, and the next FULL commit makes them durable too.
             light = None if in_memory else await _connect(path, "NORMAL")
             delivery = None if in_memory else await _connect(path, "NORMAL")
-            storage = cls(conn, light, delivery, report_lanes)
+            reads = None if in_memory else await _connect(path, "NORMAL")
+            storage = cls(conn, light, delivery, report_lanes, reads)
             await storage._seed(default_answer_hours, default_take_hours, default_resolve_days)
         except BaseException:
-            for c in (delivery, light, conn):
+            for c in (reads, delivery, light, conn):
                 if c is not None:
                     await c.close()
             raise
@@ -193,7 +201,7 @@ class SqliteStorage:
 
     async def close(self) -> None:
         """Close the connections."""
-        for conn in {id(c): c for c in (self._delivery, self._light, self._conn)}.values():
+        for conn in {id(c): c for c in (self._reads, self._delivery, self._light, self._conn)}.values():
             await conn.close()
 
     async def _run(self, work: Callable[[sqlite3.Connection], T], conn: SqliteThread | None = None) -> T:
@@ -436,6 +444,7 @@ class SqliteStorage:
                     report = records.insert_report(db, new, draft.key)
                     events, messages = effects(report)
                     records.insert_events(db, events)
+                    figures.insert(db, [filed(report)])
                     outbox.insert(db, messages, created_at, self.report_lanes)
                 db.execute("DELETE FROM drafts WHERE resident = ?", (profile.ref.key,))
             return existing or report
@@ -675,6 +684,25 @@ class SqliteStorage:
     async def open_summaries(self, now: datetime) -> list[OpenSummary]:
         """Open reports per staff chat: counts, overdue by term at `now`, and who has taken what."""
         return await self._run(lambda db: records.open_summaries(db, now), self._light)
+
+    async def figures(
+        self, start: datetime, end: datetime, categories: Sequence[int] | None, now: datetime
+    ) -> Figures:
+        """The figures of the reports received in [start, end) (of these categories only, if given) at `now`."""
+        return await self._run(lambda db: figures.figures(db, start, end, categories, now), self._reads)
+
+    async def daily(
+        self, start: datetime, end: datetime, categories: Sequence[int] | None, now: datetime, offset: timedelta
+    ) -> list[DayFigures]:
+        """Per local day (UTC + `offset`) and category: received, and late of judged for taking and answering."""
+        return await self._run(
+            lambda db: [DayFigures(*row) for row in figures.daily(db, start, end, categories, now, offset)],
+            self._reads,
+        )
+
+    async def report_facts(self, report_id: int) -> Facts | None:
+        """The facts kept for one report's figures."""
+        return await self._run(lambda db: figures.get(db, report_id), self._light)
 
     async def start_slots(self, name: str, slot: str) -> None:
         """Record `slot` as job `name`'s last one if the job has none yet (a new database starts counting)."""

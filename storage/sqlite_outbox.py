@@ -14,6 +14,7 @@ from typing import Any
 from bot.core.models import Button, Buttons, Messenger
 from bot.core.outbox import OutboxKind, OutboxMessage, Role
 from storage import sqlite_records as records
+from storage.sqlite_times import ts
 
 # Each chat lane's oldest pending message: messages of one lane go out strictly in order.
 HEADS = "SELECT MIN(id) AS id FROM outbox WHERE status = 'pending' GROUP BY messenger, chat_id, lane"
@@ -51,7 +52,7 @@ def insert(db: sqlite3.Connection, messages: Sequence[OutboxMessage], now: datet
                 m.report_id,
                 int(m.link_to_report),
                 m.priority,
-                records.ts(now),
+                ts(now),
                 m.lane(report_lanes),
             ),
         ).fetchone()
@@ -92,7 +93,7 @@ def claim_due(db: sqlite3.Connection, now: datetime, limit: int) -> list[OutboxM
     cur = db.execute(
         f"SELECT o.* FROM ({HEADS}) h JOIN outbox o ON o.id = h.id"
         " WHERE o.next_attempt_at <= ? ORDER BY o.priority DESC, o.id LIMIT ?",
-        (records.ts(now), limit),
+        (ts(now), limit),
     )
     return [message_of(r) for r in cur.fetchall()]
 
@@ -106,4 +107,4 @@ def next_in_lane(
         " ORDER BY id LIMIT 1",
         (message.messenger.value, message.chat_id, message.lane(report_lanes)),
     ).fetchone()
-    return message_of(row) if row is not None and row["next_attempt_at"] <= records.ts(now) else None
+    return message_of(row) if row is not None and row["next_attempt_at"] <= ts(now) else None

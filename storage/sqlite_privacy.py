@@ -14,7 +14,8 @@ from datetime import datetime
 from bot.core.lifecycle import Change
 from bot.core.models import Ban, Report, ResidentRef, Status
 from storage.base import Gate, ResidentRecord
-from storage.sqlite_records import apply_changes, from_ts, report_of, ts
+from storage.sqlite_records import apply_changes, report_of
+from storage.sqlite_times import from_ts, ts
 
 # Flood counters older than this many minutes are pruned: the limit looks at the current minute only.
 FLOOD_KEEP_MINUTES = 2

@@ -8,23 +8,15 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from bot.core.lifecycle import Change
 from bot.core.models import ChatRef, Dues, Event, EventKind, Location, Report, ResidentRef, Status, Term, Verdict
 from bot.core.outbox import Card
+from storage import sqlite_facts as facts
 from storage.base import AlreadyApplied, BrokenChat, Conflict, OpenSummary, Pending
-
-
-def ts(moment: datetime) -> str:
-    """A datetime as sortable UTC text."""
-    return moment.astimezone(UTC).isoformat(timespec="microseconds")
-
-
-def from_ts(text: str) -> datetime:
-    """Inverse of `ts`."""
-    return datetime.fromisoformat(text)
+from storage.sqlite_times import from_ts, ts
 
 
 def _chat(key: str | None) -> ChatRef | None:
@@ -235,6 +227,7 @@ def apply_changes(db: sqlite3.Connection, changes: Sequence[Change]) -> None:
             if cur.rowcount != 1:
                 raise Conflict(after.id)
         insert_events(db, change.events)
+    facts.apply(db, changes)
 
 
 def get_report(db: sqlite3.Connection, report_id: int) -> Report | None:

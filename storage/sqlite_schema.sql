@@ -163,3 +163,29 @@ CREATE TABLE IF NOT EXISTS schedule (
     name TEXT PRIMARY KEY,
     slot TEXT NOT NULL
 ) WITHOUT ROWID;
+-- What the figures need of each report, folded from its history in the same transaction as its events
+-- (bot/core/facts.py): a year's figures are one scan of this narrow table, not a replay of the events.
+CREATE TABLE IF NOT EXISTS report_facts (
+    report_id INTEGER PRIMARY KEY,
+    created_at TEXT NOT NULL,
+    messenger TEXT NOT NULL,
+    category_id INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    -- The due times set when it was filed.
+    take_due_at TEXT NOT NULL,
+    answer_due_at TEXT NOT NULL,
+    resolve_due_at TEXT NOT NULL,
+    -- When each first happened, and (for medians) how many seconds after the filing.
+    taken_at TEXT,
+    answered_at TEXT,
+    resolved_at TEXT,
+    rejected_at TEXT,
+    take_s REAL,
+    answer_s REAL,
+    resolve_s REAL,
+    reopened INTEGER NOT NULL DEFAULT 0,
+    verdict TEXT,
+    rating INTEGER,
+    follow_ups INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS report_facts_by_time ON report_facts (created_at);

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import sqlite3
 
+from storage.sqlite_facts import backfill
+
 
 def _columns(db: sqlite3.Connection, table: str) -> set[str]:
     return {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
@@ -35,6 +37,7 @@ def upgrade(db: sqlite3.Connection) -> None:
     )
     _personal_data(db)
     _terms(db)
+    backfill(db)
     tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     if "staff_messages" in tables:
         # Before cards were edited, only cards were linked, the card itself last (after its photos or album).

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from bot.core.lifecycle import ANSWERS, TAKES
-from bot.core.models import TERMS, Event, EventKind, Report, Status, Term, Verdict
+from bot.core.facts import facts_of
+from bot.core.models import TERMS, Event, Report, Status, Term, Verdict
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,10 +58,6 @@ class Figures:
     average_rating: float | None = None
 
 
-def _first(history: Sequence[Event], kinds: tuple[EventKind, ...]) -> datetime | None:
-    return next((e.at for e in history if e.kind in kinds), None)
-
-
 def _late(done: datetime | None, due: datetime, now: datetime) -> bool | None:
     """Whether a term was missed: met late, or still unmet past its time; None while it may still be met."""
     if done is not None:
@@ -78,7 +74,10 @@ def _spread(values: list[timedelta]) -> Spread:
 
 
 def figures(items: Sequence[tuple[Report, Sequence[Event]]], now: datetime) -> Figures:
-    """The figures of these reports (each with its whole history, oldest event first) as they stand at `now`."""
+    """The figures of these reports (each with its whole history, oldest event first) as they stand at `now`.
+
+    This is the definition; storage computes the same from the facts it keeps (`bot.core.facts`), much faster.
+    """
     by_status: Counter[Status] = Counter()
     by_category: Counter[int] = Counter()
     by_messenger: Counter[str] = Counter()
@@ -91,14 +90,11 @@ def figures(items: Sequence[tuple[Report, Sequence[Event]]], now: datetime) -> F
     verdicts: Counter[Verdict] = Counter()
     ratings: list[int] = []
     for report, history in items:
-        by_status[report.status] += 1
-        by_category[report.category_id] += 1
-        by_messenger[report.resident.messenger.value] += 1
-        created = next((e for e in history if e.kind is EventKind.CREATED), None)
-        dues = created.dues if created is not None and created.dues is not None else report.dues
-        taken, answered = _first(history, TAKES), _first(history, ANSWERS)
-        first_resolved = _first(history, (EventKind.RESOLVED,))
-        for done, due, kind in ((taken, dues.take, "take"), (answered, dues.answer, "answer")):
+        f = facts_of(report, history)
+        by_status[f.status] += 1
+        by_category[f.category_id] += 1
+        by_messenger[f.messenger] += 1
+        for done, due, kind in ((f.taken_at, f.take_due, "take"), (f.answered_at, f.answer_due, "answer")):
             late = _late(done, due, now)
             if late is None:
                 continue
@@ -108,21 +104,20 @@ def figures(items: Sequence[tuple[Report, Sequence[Event]]], now: datetime) -> F
             else:
                 judged_answer += 1
                 late_answer += late
-        if taken is not None:
-            to_take.append(taken - report.created_at)
-        if answered is not None:
-            to_answer.append(answered - report.created_at)
-        if first_resolved is not None:
-            to_resolve.append(first_resolved - report.created_at)
+        if f.taken_at is not None:
+            to_take.append(f.taken_at - f.created_at)
+        if f.answered_at is not None:
+            to_answer.append(f.answered_at - f.created_at)
+        if f.resolved_at is not None:
+            to_resolve.append(f.resolved_at - f.created_at)
             resolved += 1
-            reopened += any(e.kind is EventKind.REOPENED for e in history)
+            reopened += f.reopened > 0
         for term in TERMS:
             overdue[term] += report.running(term) and now > report.dues.of(term)
-        if report.verdict is not None:
-            verdicts[report.verdict] += 1
-        rated = [e for e in history if e.kind is EventKind.RATED and e.text and e.text.isdigit()]
-        if rated:
-            ratings.append(int(rated[-1].text or 0))
+        if f.verdict is not None:
+            verdicts[f.verdict] += 1
+        if f.rating is not None:
+            ratings.append(f.rating)
     return Figures(
         received=len(items),
         by_status=dict(by_status),

@@ -1,0 +1,236 @@
+"""The SQL of the figures: each report's facts kept beside it, and the figures of a period computed from them.
+
+Plain functions of a `sqlite3.Connection`, run by `SqliteStorage` inside its units of work (and transactions).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot.core.facts import Facts, facts_of, fold
+from bot.core.figures import Figures, Share, Spread
+from bot.core.lifecycle import Change
+from bot.core.models import TERMS, Status, Term, Verdict
+from storage.sqlite_times import from_ts, ts
+
+_COLUMNS = (
+    "report_id, created_at, messenger, category_id, status, take_due_at, answer_due_at, resolve_due_at, taken_at,"
+    " answered_at, resolved_at, rejected_at, take_s, answer_s, resolve_s, reopened, verdict, rating, follow_ups"
+)
+_INSERT = f"INSERT OR REPLACE INTO report_facts ({_COLUMNS}) VALUES ({','.join('?' * 19)})"
+
+
+def _maybe_ts(moment: datetime | None) -> str | None:
+    return ts(moment) if moment is not None else None
+
+
+def _maybe(text: str | None) -> datetime | None:
+    return from_ts(text) if text else None
+
+
+def row_of(f: Facts) -> tuple[Any, ...]:
+    """The row that keeps these facts."""
+    return (
+        f.report_id,
+        ts(f.created_at),
+        f.messenger,
+        f.category_id,
+        f.status.value,
+        ts(f.take_due),
+        ts(f.answer_due),
+        ts(f.resolve_due),
+        _maybe_ts(f.taken_at),
+        _maybe_ts(f.answered_at),
+        _maybe_ts(f.resolved_at),
+        _maybe_ts(f.rejected_at),
+        f.seconds(f.taken_at),
+        f.seconds(f.answered_at),
+        f.seconds(f.resolved_at),
+        f.reopened,
+        f.verdict.value if f.verdict else None,
+        f.rating,
+        f.follow_ups,
+    )
+
+
+def facts_of_row(row: Any) -> Facts:
+    """Inverse of `row_of`."""
+    return Facts(
+        report_id=row["report_id"],
+        created_at=from_ts(row["created_at"]),
+        messenger=row["messenger"],
+        category_id=row["category_id"],
+        status=Status(row["status"]),
+        take_due=from_ts(row["take_due_at"]),
+        answer_due=from_ts(row["answer_due_at"]),
+        resolve_due=from_ts(row["resolve_due_at"]),
+        taken_at=_maybe(row["taken_at"]),
+        answered_at=_maybe(row["answered_at"]),
+        resolved_at=_maybe(row["resolved_at"]),
+        rejected_at=_maybe(row["rejected_at"]),
+        reopened=row["reopened"],
+        verdict=Verdict(row["verdict"]) if row["verdict"] else None,
+        rating=row["rating"],
+        follow_ups=row["follow_ups"],
+    )
+
+
+def insert(db: sqlite3.Connection, facts: Sequence[Facts]) -> None:
+    """Keep the facts of reports just filed (or replayed)."""
+    db.executemany(_INSERT, [row_of(f) for f in facts])
+
+
+def get(db: sqlite3.Connection, report_id: int) -> Facts | None:
+    """One report's kept facts."""
+    row = db.execute("SELECT * FROM report_facts WHERE report_id = ?", (report_id,)).fetchone()
+    return facts_of_row(row) if row else None
+
+
+def apply(db: sqlite3.Connection, changes: Sequence[Change]) -> None:
+    """Fold the events of applied changes into their reports' facts."""
+    for change in changes:
+        facts = get(db, change.after.id)
+        if facts is None:
+            continue  # a report without facts is replayed whole by the upgrade, not patched here
+        for event in change.events:
+            facts = fold(facts, event, change.after)
+        insert(db, [facts])
+
+
+def backfill(db: sqlite3.Connection) -> None:
+    """Replay the history of every report that has no facts yet (a database from before the figures)."""
+    from storage.sqlite_records import event_of, report_of
+
+    missing = db.execute(
+        "SELECT * FROM reports WHERE id NOT IN (SELECT report_id FROM report_facts) ORDER BY id"
+    ).fetchall()
+    for row in missing:
+        report = report_of(row)
+        events = db.execute("SELECT * FROM events WHERE report_id = ? ORDER BY id", (report.id,)).fetchall()
+        insert(db, [facts_of(report, [event_of(e) for e in events])])
+
+
+def _where(start: datetime, end: datetime, categories: Sequence[int] | None, alias: str = "") -> tuple[str, list[Any]]:
+    """The filter of a period (received in [start, end)) and, for a department, of its categories."""
+    sql = f"{alias}created_at >= ? AND {alias}created_at < ?"
+    args: list[Any] = [ts(start), ts(end)]
+    if categories is not None:
+        sql += f" AND {alias}category_id IN ({','.join('?' * len(categories))})" if categories else " AND 0"
+        args += list(categories)
+    return sql, args
+
+
+def _spread(db: sqlite3.Connection, column: str, where: str, args: list[Any]) -> Spread:
+    """Median and 90th percentile (interpolated, as `statistics.quantiles(method="inclusive")`) in one sort."""
+    (count,) = db.execute(f"SELECT COUNT({column}) FROM report_facts WHERE {where}", args).fetchone()
+    if not count:
+        return Spread(0, None, None)
+    positions = {0.5 * (count - 1), 0.9 * (count - 1)}
+    wanted = sorted({int(p) for p in positions} | {min(int(p) + 1, count - 1) for p in positions})
+    rows = db.execute(
+        f"SELECT rn, v FROM (SELECT {column} AS v, row_number() OVER (ORDER BY {column}) - 1 AS rn"
+        f" FROM report_facts WHERE {where} AND {column} IS NOT NULL) WHERE rn IN ({','.join('?' * len(wanted))})",
+        [*args, *wanted],
+    ).fetchall()
+    at = {rn: v for rn, v in rows}
+
+    def quantile(position: float) -> timedelta:
+        low = int(position)
+        high = min(low + 1, count - 1)
+        value = at[low] + (at[high] - at[low]) * (position - low)
+        return timedelta(seconds=value)
+
+    return Spread(count, quantile(0.5 * (count - 1)), quantile(0.9 * (count - 1)))
+
+
+def figures(
+    db: sqlite3.Connection, start: datetime, end: datetime, categories: Sequence[int] | None, now: datetime
+) -> Figures:
+    """The figures of the reports received in [start, end), of these categories only if given, at `now`."""
+    where, args = _where(start, end, categories)
+    n = ts(now)
+    by_status: Counter[Status] = Counter()
+    by_category: Counter[int] = Counter()
+    by_messenger: Counter[str] = Counter()
+    verdicts: Counter[Verdict] = Counter()
+    received = 0
+    for status, category_id, messenger, verdict, count in db.execute(
+        f"SELECT status, category_id, messenger, verdict, COUNT(*) FROM report_facts WHERE {where}"
+        " GROUP BY status, category_id, messenger, verdict",
+        args,
+    ):
+        received += count
+        by_status[Status(status)] += count
+        by_category[category_id] += count
+        by_messenger[messenger] += count
+        if verdict:
+            verdicts[Verdict(verdict)] += count
+    row = db.execute(
+        "SELECT"
+        " TOTAL(CASE WHEN taken_at IS NOT NULL THEN taken_at > take_due_at ELSE ? > take_due_at END),"
+        " TOTAL(taken_at IS NOT NULL OR ? > take_due_at),"
+        " TOTAL(CASE WHEN answered_at IS NOT NULL THEN answered_at > answer_due_at ELSE ? > answer_due_at END),"
+        " TOTAL(answered_at IS NOT NULL OR ? > answer_due_at),"
+        " TOTAL(resolved_at IS NOT NULL AND reopened > 0), TOTAL(resolved_at IS NOT NULL),"
+        f" COUNT(rating), AVG(rating) FROM report_facts WHERE {where}",
+        [n, n, n, n, *args],
+    ).fetchone()
+    late_take, judged_take, late_answer, judged_answer, reopened, resolved, ratings, average = row
+    return Figures(
+        received=received,
+        by_status=dict(by_status),
+        by_category=dict(by_category),
+        by_messenger=dict(by_messenger),
+        not_taken_in_time=Share(int(late_take), int(judged_take)),
+        not_answered_in_time=Share(int(late_answer), int(judged_answer)),
+        to_take=_spread(db, "take_s", where, args),
+        to_answer=_spread(db, "answer_s", where, args),
+        to_resolve=_spread(db, "resolve_s", where, args),
+        overdue_now=overdue_now(db, start, end, categories, now),
+        reopened=Share(int(reopened), int(resolved)),
+        verdicts=dict(verdicts),
+        ratings=ratings,
+        average_rating=average,
+    )
+
+
+def overdue_now(
+    db: sqlite3.Connection, start: datetime, end: datetime, categories: Sequence[int] | None, now: datetime
+) -> dict[Term, int]:
+    """How many of the period's open reports are past each of their current terms (from the reports' own rows)."""
+    where, args = _where(start, end, categories)
+    n = ts(now)
+    row = db.execute(
+        "SELECT TOTAL(taken_at IS NULL AND take_due_at < ?), TOTAL(answered_at IS NULL AND answer_due_at < ?),"
+        " TOTAL(resolve_due_at < ?) FROM reports"
+        f" WHERE status IN ('new', 'in_progress', 'reopened') AND {where}",
+        [n, n, n, *args],
+    ).fetchone()
+    return {term: int(value) for term, value in zip(TERMS, row, strict=True)}
+
+
+def daily(
+    db: sqlite3.Connection,
+    start: datetime,
+    end: datetime,
+    categories: Sequence[int] | None,
+    now: datetime,
+    offset: timedelta,
+) -> Iterator[tuple[str, int, int, int, int, int, int]]:
+    """Per local day (UTC shifted by `offset`) and category: received, late and judged for taking and answering."""
+    where, args = _where(start, end, categories)
+    n = ts(now)
+    shift = f"{offset.total_seconds():+.0f} seconds"
+    yield from db.execute(
+        "SELECT date(created_at, ?) AS day, category_id, COUNT(*),"
+        " TOTAL(CASE WHEN taken_at IS NOT NULL THEN taken_at > take_due_at ELSE ? > take_due_at END),"
+        " TOTAL(taken_at IS NOT NULL OR ? > take_due_at),"
+        " TOTAL(CASE WHEN answered_at IS NOT NULL THEN answered_at > answer_due_at ELSE ? > answer_due_at END),"
+        " TOTAL(answered_at IS NOT NULL OR ? > answer_due_at)"
+        f" FROM report_facts WHERE {where} GROUP BY day, category_id ORDER BY day",
+        [shift, n, n, n, n, *args],
+    )
