@@ -27,7 +27,7 @@ MAX_TICKS = 7  # date labels on the x axis, so they never overlap
 MAX_NAME = 30  # characters of a category name in the legend before it is cut
 FONT = "DejaVu Sans"
 ENGLISH_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-# Qualitative colours told apart also in greyscale (tab10 without its grey), and grey for "other".
+# matplotlib's qualitative tab10 without its grey, which is kept for "other".
 COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#bcbd22")
 OTHER_COLOUR = "#9e9e9e"
 NOT_TAKEN_COLOUR, NOT_ANSWERED_COLOUR, TARGET_COLOUR = "#d62728", "#1f77b4", "#555555"
