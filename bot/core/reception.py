@@ -19,6 +19,7 @@ from bot.core.reminders import Reminders
 from bot.core.replies import Composers
 from bot.core.rerouting import Rerouting
 from bot.core.routing import StaffRouting
+from bot.core.stats import Statistics
 from bot.core.summary import DailySummary
 from bot.text.i18n import Locales
 from storage.base import DraftStore, Storage
@@ -40,6 +41,7 @@ class Reception:
     privacy: Privacy
     reminders: Reminders
     summary: DailySummary
+    stats: Statistics
     _listeners: list[Callable[[], None]] = field(default_factory=list)
 
     @classmethod
@@ -92,6 +94,7 @@ class Reception:
             privacy=privacy,
             reminders=Reminders(storage, posting, routing, clock, notify),
             summary=DailySummary(storage, posting, routing, config, clock, notify),
+            stats=Statistics(storage, config, routing, locales, clock),
             _listeners=listeners,
         )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 from bot.core.models import Buttons, Messenger
@@ -12,12 +13,26 @@ from bot.text.rich import Rich, RichLike, as_rich
 
 
 @dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file shown with a reply: a picture (`photo`) or a document, from bytes or from a file the sender removes."""
+
+    name: str
+    data: bytes | None = None
+    path: Path | None = None
+    photo: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Reply:
-    """One message shown at once to the person the core is talking to; `alert` pops up over a pressed button."""
+    """One message shown at once to the person the core is talking to; `alert` pops up over a pressed button.
+
+    `files` follow the text, each as its own message (a chart, an export).
+    """
 
     text: Rich
     buttons: Buttons = ()
     alert: bool = False
+    files: tuple[Attachment, ...] = ()
 
 
 def say(text: RichLike, buttons: Buttons = (), alert: bool = False) -> Reply:

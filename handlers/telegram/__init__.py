@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiogram import Bot, Dispatcher
 
 from bot.core.reception import Reception
-from handlers.telegram import admin, elsewhere, staff
+from handlers.telegram import admin, elsewhere, figures, staff
 from handlers.telegram.albums import AlbumMiddleware
 from handlers.telegram.intake import TelegramIntake
 from handlers.telegram.resident import ResidentLane
@@ -19,6 +19,7 @@ def build_intake(bot: Bot, reception: Reception, archive: PhotoArchive, album_wa
     dp.message.outer_middleware(AlbumMiddleware(album_wait_seconds))
     dp.include_routers(
         admin.build_router(),
+        figures.build_router(),
         staff.build_router(),
         elsewhere.build_router(),
     )

@@ -7,15 +7,20 @@ order the resident sees is kept.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 from aiogram import Bot
+from aiogram.exceptions import TelegramAPIError
+from aiogram.types import BufferedInputFile, FSInputFile
 
-from bot.core.replies import Reply
+from bot.core.replies import Attachment, Reply
 from handlers.telegram.calls import ALERT_MAX, Call, answer_callback, send_message
 from handlers.telegram.compose import TEXT_LIMIT
 from handlers.telegram.render import to_html, to_plain
 from handlers.telegram.session import perform
+
+log = logging.getLogger(__name__)
 
 Answer = Call | None
 """What a handler returns: the update's last Bot API call, for the transport to make (or nothing)."""
@@ -30,9 +35,33 @@ def reply_calls(chat_id: int, replies: Sequence[Reply], reply_to: int | None = N
 
 
 async def send_replies(bot: Bot, chat_id: int, replies: Sequence[Reply], reply_to: int | None = None) -> None:
-    """Show the core's replies in a chat now, one after another."""
-    for call in reply_calls(chat_id, replies, reply_to):
+    """Show the core's replies in a chat now, one after another, each with its files after it."""
+    for reply, call in zip(replies, reply_calls(chat_id, replies, reply_to), strict=True):
         await perform(bot, call)
+        for attachment in reply.files:
+            await send_attachment(bot, chat_id, attachment)
+
+
+async def send_attachment(bot: Bot, chat_id: int, attachment: Attachment) -> None:
+    """Upload a reply's file (aiogram's multipart path); a file written for it is removed once sent or refused."""
+    try:
+        upload: BufferedInputFile | FSInputFile
+        if attachment.data is not None:
+            upload = BufferedInputFile(attachment.data, filename=attachment.name)
+        elif attachment.path is not None:
+            upload = FSInputFile(attachment.path, filename=attachment.name)
+        else:
+            return
+        if attachment.photo:
+            await bot.send_photo(chat_id, upload)
+        else:
+            await bot.send_document(chat_id, upload)
+    except TelegramAPIError as exc:
+        # The text went; a lost chart or export is asked for again, not retried into a crowded chat.
+        log.warning("sending a %s failed: %s", "photo" if attachment.photo else "document", type(exc).__name__)
+    finally:
+        if attachment.path is not None:
+            attachment.path.unlink(missing_ok=True)
 
 
 async def answer_with(bot: Bot, calls: Sequence[Call]) -> Answer:

@@ -19,6 +19,7 @@ from bot.core.dialog import Show
 from bot.core.reception import Reception
 from bot.core.replied import Replied
 from bot.core.replies import Reply
+from bot.core.stats import COMMANDS as FIGURES_COMMANDS
 from handlers.telegram.albums import AlbumCollector, album_lead
 from handlers.telegram.calls import Call
 from handlers.telegram.files import PhotoTooLarge, archive_photos, largest_sizes
@@ -40,7 +41,7 @@ _COMMANDS: dict[str, dialog.ResidentInput] = {
     "privacy": dialog.Privacy(),
     "forget": dialog.Forget(),
 }
-_ADMIN_COMMANDS = frozenset(ADMIN_COMMANDS)
+_ADMIN_COMMANDS = frozenset(ADMIN_COMMANDS) | frozenset(FIGURES_COMMANDS)
 
 
 def _private(message: TgMessage | None) -> bool:
