@@ -8,12 +8,15 @@ import sys
 
 from pydantic import ValidationError
 
-USAGE = "usage: python -m bot [check]"
+USAGE = "usage: python -m bot [check | stats | problems | export | demo-data] (python -m bot stats --help for more)"
+FIGURES = ("stats", "problems", "export", "demo-data")
 
 
 def main(argv: list[str] | None = None) -> int:
     """Validate settings, then run (or check); a setting that cannot work is one clear line and exit code 2."""
     args = sys.argv[1:] if argv is None else argv
+    if args[:1] and args[0] in FIGURES:
+        return _figures(args)
     if args not in ([], ["check"]):
         print(USAGE, file=sys.stderr)
         return 2
@@ -60,6 +63,27 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Start-up failed: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def _figures(args: list[str]) -> int:
+    """`python -m bot stats|problems|export|demo-data ...`: figures from the database, no messenger contacted."""
+    from bot.settings import Settings, describe_error
+
+    if any(a in ("-h", "--help") for a in args):
+        from bot.cli import parser
+
+        parser().parse_args(args)
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        return _configuration_error(f"{describe_error(exc)} (see .env.example and README.md for every setting)")
+    from bot.cli import run
+
+    try:
+        return asyncio.run(run(settings, args))
+    except ValueError as exc:
+        print(f"Cannot do it: {exc}", file=sys.stderr)
+        return 2
 
 
 def _configuration_error(line: str) -> int:

@@ -130,6 +130,38 @@ async def _shared(settings: Settings, records: SqliteStorage) -> AsyncIterator[S
         await client.aclose()
 
 
+def core_config(settings: Settings) -> CoreConfig:
+    """What the core needs to know of the deployment, from the settings."""
+    return CoreConfig(
+        staff_chat=ChatRef(Messenger.TELEGRAM, settings.staff_chat_id or 0),
+        staff_language=settings.staff_language,
+        tz=ZoneInfo(settings.timezone),
+        admin_ids=settings.admin_ids,
+        default_answer_hours=settings.default_answer_hours,
+        problem_radius_m=settings.problem_radius_m,
+        terms=TermRules(
+            default_take_hours=settings.default_take_hours,
+            default_resolve_days=settings.default_resolve_days,
+            remind_at=settings.remind_at,
+            reopen_days=settings.reopen_days,
+            days_off=settings.days_off,
+            work_hours=settings.hours_of_work,
+            daily_summary_at=settings.summary_time,
+            weekly_summary_at=settings.weekly_time,
+        ),
+        privacy=PrivacyTerms(
+            operator_name=settings.operator_name,
+            operator_contact=settings.operator_contact,
+            notice_version=settings.privacy_notice_version,
+            retention_days=settings.retention_days,
+        ),
+        limits=Limits(
+            reports_per_day=settings.reports_per_day,
+            messages_per_minute=settings.messages_per_minute,
+        ),
+    )
+
+
 async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
     """Run until `stop` is set (or SIGINT/SIGTERM when run from the command line).
 
@@ -146,33 +178,7 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
     )
     locales = Locales()
     archive = PhotoArchive(settings.photos_dir)
-    assert settings.staff_chat_id is not None
-    config = CoreConfig(
-        staff_chat=ChatRef(Messenger.TELEGRAM, settings.staff_chat_id),
-        staff_language=settings.staff_language,
-        tz=ZoneInfo(settings.timezone),
-        admin_ids=settings.admin_ids,
-        default_answer_hours=settings.default_answer_hours,
-        terms=TermRules(
-            default_take_hours=settings.default_take_hours,
-            default_resolve_days=settings.default_resolve_days,
-            remind_at=settings.remind_at,
-            reopen_days=settings.reopen_days,
-            days_off=settings.days_off,
-            work_hours=settings.hours_of_work,
-            daily_summary_at=settings.summary_time,
-        ),
-        privacy=PrivacyTerms(
-            operator_name=settings.operator_name,
-            operator_contact=settings.operator_contact,
-            notice_version=settings.privacy_notice_version,
-            retention_days=settings.retention_days,
-        ),
-        limits=Limits(
-            reports_per_day=settings.reports_per_day,
-            messages_per_minute=settings.messages_per_minute,
-        ),
-    )
+    config = core_config(settings)
     composers: dict[Messenger, Composer] = {Messenger.TELEGRAM: TelegramComposer(), Messenger.VK: VkComposer()}
     bot = make_bot(settings)
     vk_api = make_vk_api(settings.vk_token, settings.vk_api_url) if settings.vk_token else None
@@ -196,6 +202,7 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
                 locks=shared.locks,
                 report_locks=shared.relay_locks,
                 photos=archive,
+                pictures=archive,
             )
             # One set of budgets for the worker's sends and the replies (shared through Redis when it is set; without
             # it an intake-only process counts its own replies, the worker process its own sends).
@@ -236,7 +243,11 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
                     retention = run_retention(reception.privacy, stop, settings.retention_check_seconds)
                     tasks.append(asyncio.create_task(retention, name="retention"))
                     watch = run_reminders(
-                        reception.reminders, reception.summary, stop, settings.reminder_interval_seconds
+                        reception.reminders,
+                        reception.summary,
+                        stop,
+                        settings.reminder_interval_seconds,
+                        reception.weekly,
                     )
                     tasks.append(asyncio.create_task(watch, name="reminders"))
                 elif local:

@@ -21,6 +21,21 @@ EXAMPLE_VK_TOKEN = "vk1.a.example"
 EXAMPLE_WEBHOOK_SECRET = "change-me"
 
 
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def parse_weekly_time(raw: str) -> tuple[int, time] | None:
+    """A weekday and a time of day written like `mon 09:00` (empty: none)."""
+    text = raw.strip().lower()
+    if not text:
+        return None
+    day, _sep, clock = text.partition(" ")
+    at = parse_clock_time(clock) if day in WEEKDAYS else None
+    if at is None:
+        raise ValueError("must be a weekday and a time like mon 09:00, or empty to switch it off")
+    return WEEKDAYS.index(day), at
+
+
 def parse_clock_time(raw: str) -> time | None:
     """A time of day written HH:MM (empty: none)."""
     text = raw.strip()
@@ -63,6 +78,9 @@ class Settings(BaseSettings):
     remind_at: float = Field(default=0.75, gt=0, lt=1)
     reminder_interval_seconds: float = Field(default=30.0, gt=0, le=3600)
     daily_summary_at: str = "09:00"
+    weekly_summary_at: str = "mon 09:00"
+    # How close in place (metres) reports must be to form one of /problems' key problems.
+    problem_radius_m: float = Field(default=300.0, ge=10, le=10_000)
     # How long after a resolution its resident may say "not fixed" and reopen it.
     reopen_days: int = Field(default=15, ge=1, le=365)
     album_wait_seconds: float = Field(default=0.8, gt=0, le=10)
@@ -167,6 +185,17 @@ class Settings(BaseSettings):
     def _summary_time(cls, value: str) -> str:
         parse_clock_time(value)
         return value
+
+    @field_validator("weekly_summary_at")
+    @classmethod
+    def _weekly_time(cls, value: str) -> str:
+        parse_weekly_time(value)
+        return value
+
+    @property
+    def weekly_time(self) -> tuple[int, time] | None:
+        """WEEKLY_SUMMARY_AT, parsed (None: switched off)."""
+        return parse_weekly_time(self.weekly_summary_at)
 
     @property
     def days_off(self) -> DaysOff:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from bot.core.facts import Facts
 from bot.core.figures import Figures
@@ -27,6 +27,9 @@ from bot.core.models import (
     Term,
 )
 from bot.core.outbox import Card, OutboxMessage
+
+if TYPE_CHECKING:
+    from bot.figures.problems import Sample
 
 Effects = tuple[Sequence[Event], Sequence[OutboxMessage]]
 EffectsFor = Callable[[Report], Effects]
@@ -380,6 +383,10 @@ class FigureStore(Protocol):
 
     async def report_facts(self, report_id: int) -> Facts | None:
         """The facts kept for one report's figures."""
+        ...
+
+    async def problem_samples(self, start: datetime, end: datetime, categories: Sequence[int] | None) -> list[Sample]:
+        """The reports received in [start, end) (of these categories only, if given) as /problems clusters them."""
         ...
 
 

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from bot.core.facts import Facts, filed
 from bot.core.figures import Figures
@@ -49,6 +49,9 @@ from storage.defaults import DEFAULT_CATEGORIES
 from storage.sqlite_thread import SqliteThread
 from storage.sqlite_times import ts
 from storage.sqlite_upgrade import upgrade
+
+if TYPE_CHECKING:
+    from bot.figures.problems import Sample
 
 SCHEMA = (Path(__file__).parent / "sqlite_schema.sql").read_text(encoding="utf-8")
 # How long the in-memory copy of the categories is trusted: another process on the same file (scale-out) may
@@ -699,6 +702,10 @@ class SqliteStorage:
             lambda db: [DayFigures(*row) for row in figures.daily(db, start, end, categories, now, offset)],
             self._reads,
         )
+
+    async def problem_samples(self, start: datetime, end: datetime, categories: Sequence[int] | None) -> list[Sample]:
+        """The reports received in [start, end) (of these categories only, if given) as /problems clusters them."""
+        return await self._run(lambda db: figures.problem_samples(db, start, end, categories), self._reads)
 
     async def report_facts(self, report_id: int) -> Facts | None:
         """The facts kept for one report's figures."""

@@ -9,13 +9,16 @@ import sqlite3
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.core.facts import Facts, facts_of, fold
 from bot.core.figures import Figures, Share, Spread
 from bot.core.lifecycle import Change
 from bot.core.models import TERMS, Status, Term, Verdict
 from storage.sqlite_times import from_ts, ts
+
+if TYPE_CHECKING:
+    from bot.figures.problems import Sample
 
 _COLUMNS = (
     "report_id, created_at, messenger, category_id, status, take_due_at, answer_due_at, resolve_due_at, taken_at,"
@@ -234,3 +237,18 @@ def daily(
         f" FROM report_facts WHERE {where} GROUP BY day, category_id ORDER BY day",
         [shift, n, n, n, n, *args],
     )
+
+
+def problem_samples(
+    db: sqlite3.Connection, start: datetime, end: datetime, categories: Sequence[int] | None
+) -> list[Sample]:
+    """What /problems clusters: each report of the period with its category, words and place (no personal data)."""
+    from bot.figures.problems import Sample
+
+    where, args = _where(start, end, categories, "f.")
+    rows = db.execute(
+        "SELECT r.id, r.category_id, r.description, r.latitude, r.longitude, r.address"
+        f" FROM report_facts f JOIN reports r ON r.id = f.report_id WHERE {where} AND f.status != 'duplicate'",
+        args,
+    )
+    return [Sample(*row) for row in rows]

@@ -51,6 +51,8 @@ class TermRules:
     work_hours: WorkHours | None = None
     # When each staff chat gets the day's summary (local time); None: no summary.
     daily_summary_at: time | None = time(9, 0)
+    # When each staff chat gets the past week's figures (weekday 0 = Monday, local time); None: no weekly summary.
+    weekly_summary_at: tuple[int, time] | None = (0, time(9, 0))
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,3 +67,5 @@ class CoreConfig:
     terms: TermRules = TermRules()
     privacy: PrivacyTerms = PrivacyTerms()
     limits: Limits = Limits()
+    # Reports this close in place (metres) may form one key problem (/problems).
+    problem_radius_m: float = 300.0

@@ -21,6 +21,7 @@ from bot.core.rerouting import Rerouting
 from bot.core.routing import StaffRouting
 from bot.core.stats import Statistics
 from bot.core.summary import DailySummary
+from bot.core.weekly import Pictures, WeeklySummary
 from bot.text.i18n import Locales
 from storage.base import DraftStore, Storage
 
@@ -42,6 +43,7 @@ class Reception:
     reminders: Reminders
     summary: DailySummary
     stats: Statistics
+    weekly: WeeklySummary
     _listeners: list[Callable[[], None]] = field(default_factory=list)
 
     @classmethod
@@ -57,12 +59,13 @@ class Reception:
         locks: Locks | None = None,
         report_locks: Locks | None = None,
         photos: PhotoEraser | None = None,
+        pictures: Pictures | None = None,
     ) -> Reception:
         """Wire the services together; `on_enqueue` listeners are told when something was queued.
 
         `locks` serialise each resident's steps, `report_locks` the changes of each report (Redis locks when
         several processes share the work; in-process ones otherwise). `photos`: where erased residents' photos are
-        deleted from.
+        deleted from; `pictures`: where the weekly summary's chart is kept for delivery (no chart without it).
         """
         listeners: list[Callable[[], None]] = []
 
@@ -79,6 +82,7 @@ class Reception:
         privacy = Privacy(storage, drafts or storage, posting, routing, config, clock, report_locks, notify, photos)
         gate = Gatekeeper(storage, config.limits, clock)
         bans = Bans(storage, posting, routing, clock, notify, staff_)
+        stats = Statistics(storage, config, routing, locales, clock)
         return cls(
             storage=storage,
             locales=locales,
@@ -94,7 +98,8 @@ class Reception:
             privacy=privacy,
             reminders=Reminders(storage, posting, routing, clock, notify),
             summary=DailySummary(storage, posting, routing, config, clock, notify),
-            stats=Statistics(storage, config, routing, locales, clock),
+            stats=stats,
+            weekly=WeeklySummary(storage, posting, routing, config, clock, notify, stats, pictures),
             _listeners=listeners,
         )
 

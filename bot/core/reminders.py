@@ -15,7 +15,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from bot.core.config import Clock
 from bot.core.lifecycle import SYSTEM, Actor, Change, InvalidTransition, change
@@ -24,6 +24,9 @@ from bot.core.outbox import OutboxMessage
 from bot.core.posting import Posting
 from bot.core.routing import StaffRouting
 from bot.core.summary import DailySummary
+
+if TYPE_CHECKING:
+    from bot.core.weekly import WeeklySummary
 from bot.text.cards import term_label
 from bot.text.formatting import moment
 from bot.text.rich import Rich, as_rich, bold, fill, join, lines, link
@@ -213,9 +216,13 @@ class Reminders:
 
 
 async def run_reminders(
-    reminders: Reminders, summary: DailySummary | None, stop: asyncio.Event, every_seconds: float
+    reminders: Reminders,
+    summary: DailySummary | None,
+    stop: asyncio.Event,
+    every_seconds: float,
+    weekly: WeeklySummary | None = None,
 ) -> None:
-    """Look for due reminders (and the daily summary) every `every_seconds` until `stop` is set.
+    """Look for due reminders (and the daily and weekly summaries) every `every_seconds` until `stop` is set.
 
     A failed look is logged and tried again at the next one.
     """
@@ -224,6 +231,8 @@ async def run_reminders(
             await reminders.look()
             if summary is not None:
                 await summary.maybe_send()
+            if weekly is not None:
+                await weekly.maybe_send()
         except Exception as exc:  # the next look tries again; the error names no resident
             log.error("reminder look failed: %s", type(exc).__name__)
         with contextlib.suppress(TimeoutError):

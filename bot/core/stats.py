@@ -7,9 +7,12 @@ each report's history, see bot/core/facts.py); this module reads the request, ch
 
 from __future__ import annotations
 
+import asyncio
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Protocol
 
 from babel.numbers import format_decimal
@@ -22,7 +25,7 @@ from bot.core.replies import Attachment, Reply, say
 from bot.core.routing import StaffRouting
 from bot.text.i18n import Gettext, Locales
 from bot.text.labels import category_name, status_label
-from bot.text.rich import Rich, bold, fill, lines
+from bot.text.rich import Rich, bold, fill, lines, link
 from storage.base import CategoryStore, DayFigures, FigureStore
 
 
@@ -30,7 +33,9 @@ class Records(CategoryStore, FigureStore, Protocol):
     """What the figures read."""
 
 
-COMMANDS = ("stats",)
+COMMANDS = ("stats", "problems", "export")
+# How many key problems `/problems` lists.
+PROBLEMS_SHOWN = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +88,10 @@ class Statistics:
         try:
             if request.command == "stats":
                 return [await self._stats(request, _)]
+            if request.command == "problems":
+                return [await self._problems(request, _)]
+            if request.command == "export":
+                return [await self._export(request, _)]
         except _Refused as refused:
             return [say(refused.text)]
         return [say(_("Unknown command."))]
@@ -144,6 +153,89 @@ class Statistics:
             "Usage: /stats [PERIOD] [CATEGORY_ID], where PERIOD is today, week, month, 7d, 30d"
             " or YYYY-MM-DD..YYYY-MM-DD."
         )
+
+    async def chats(self) -> dict[ChatRef, list[int] | None]:
+        """Every staff chat with the categories it sees: the default one all (None), a department chat its own."""
+        await self._routing.refresh()
+        chats: dict[ChatRef, list[int] | None] = {self._routing.default_chat: None}
+        for category in await self._storage.list_categories(include_hidden=True):
+            chat = self._department(category)
+            if chat != self._routing.default_chat:
+                department = chats.setdefault(chat, [])
+                assert department is not None
+                department.append(category.id)
+        return chats
+
+    async def scope_of(self, period: Period, categories: list[int] | None, _: Gettext) -> Scope:
+        """The scope of a period and categories (None: all), with the categories' names in the reader's language."""
+        names = {c.id: category_name(c, _) for c in await self._storage.list_categories(include_hidden=True)}
+        return Scope(period, categories, names, "")
+
+    async def summary(self, scope: Scope, _: Gettext, top: int) -> tuple[Rich, bytes, Rich]:
+        """What a weekly summary shows: the figures, their chart, and the `top` key problems."""
+        reply = await self.stats_reply(scope, _)
+        chart = reply.files[0].data or b""
+        return reply.text, chart, await self.problems_text(scope, _, top)
+
+    async def problems_text(self, scope: Scope, _: Gettext, limit: int = PROBLEMS_SHOWN) -> Rich:
+        """The key problems of a scope: where and about what reports cluster, the largest first."""
+        from bot.figures.problems import key_problems, map_url
+
+        samples = await self._storage.problem_samples(scope.period.start, scope.period.end, scope.categories)
+        found = await key_problems(samples, radius_m=self._config.problem_radius_m, limit=limit)
+        language = self._locales.language_of(_)
+        head = bold(fill(_("🔥 Key problems, {period}"), period=period_label(scope.period, language)))
+        if not found:
+            return lines(head, _("No places or topics where reports cluster."))
+        rows: list[Rich | str] = [head]
+        for i, problem in enumerate(found, 1):
+            where = problem.address or ""
+            row = fill(
+                _("{n}. {label} — {count} reports ({category}), e.g. #{number}"),
+                n=i,
+                label=problem.label,
+                count=problem.count,
+                category=scope.names.get(problem.category_id, "?"),
+                number=problem.representative,
+            )
+            if where:
+                row = row + f", {where}"
+            if problem.latitude is not None and problem.longitude is not None:
+                row = row + " · " + link(_("map"), map_url(problem.latitude, problem.longitude))
+            rows.append(row)
+        return lines(*rows)
+
+    async def _problems(self, request: FiguresRequest, _: Gettext) -> Reply:
+        scope = await self.scope(request, _)
+        return Reply(await self.problems_text(scope, _))
+
+    async def export_files(self, scope: Scope, _: Gettext, names: bool, folder: Path) -> list[Path]:
+        """Write the scope's reports as CSV and XLSX files in `folder`, streamed; their paths."""
+        from bot.figures.export import write_csv, write_xlsx
+
+        now = self._clock()
+        period = scope.period
+        stem = f"reports-{period.first.isoformat()}-{period.last.isoformat()}"
+        await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
+        paths = [folder / f"{stem}.csv", folder / f"{stem}.xlsx"]
+        for path, write in zip(paths, (write_csv, write_xlsx), strict=True):
+            rows = self._storage.export(period.start, period.end, scope.categories, now, names)
+            await write(rows, path, self._config.tz, _, names)
+        return paths
+
+    async def _export(self, request: FiguresRequest, _: Gettext) -> Reply:
+        if request.user_id not in self._config.admin_ids:
+            raise _Refused(_("Only administrators can export reports."))
+        scope = await self.scope(request, _, words=("names",))
+        names = "names" in request.args.lower().split()
+        folder = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="priemnaya-export-"))
+        paths = await self.export_files(scope, _, names, folder)
+        text = fill(
+            _("Reports for {period}: CSV and XLSX."), period=period_label(scope.period, self._locales.language_of(_))
+        )
+        if names:
+            text = lines(text, _("The files hold residents' names and messenger ids: keep them as personal data."))
+        return Reply(text, files=tuple(Attachment(p.name, path=p) for p in paths))
 
     async def _stats(self, request: FiguresRequest, _: Gettext) -> Reply:
         scope = await self.scope(request, _)
