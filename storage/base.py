@@ -5,7 +5,7 @@ Storage keeps what it is given: every event it writes was made by the core (bot/
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
@@ -27,6 +27,7 @@ from bot.core.models import (
     Term,
 )
 from bot.core.outbox import Card, OutboxMessage
+from bot.figures.export import ExportRow
 
 if TYPE_CHECKING:
     from bot.figures.problems import Sample
@@ -390,6 +391,23 @@ class FigureStore(Protocol):
         ...
 
 
+class ExportStore(Protocol):
+    """What `/export` reads: a period's reports streamed in batches, one row each."""
+
+    def export(
+        self,
+        start: datetime,
+        end: datetime,
+        categories: Sequence[int] | None,
+        now: datetime,
+        names: bool,
+        batch: int = 5000,
+    ) -> AsyncIterator[list[ExportRow]]:
+        """The reports received in [start, end) (of these categories only, if given) in number order, `batch` at a
+        time, their terms judged at `now`; the resident's name and id only if `names` (personal data)."""
+        ...
+
+
 class SendLog(Protocol):
     """When messages went into groups, kept across restarts for the send budgets."""
 
@@ -410,6 +428,7 @@ class Storage(
     OutboxSource,
     DeadlineStore,
     FigureStore,
+    ExportStore,
     SendLog,
     Protocol,
 ):

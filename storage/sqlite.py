@@ -6,7 +6,7 @@ import asyncio
 import math
 import sqlite3
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -29,6 +29,8 @@ from bot.core.models import (
     Status,
 )
 from bot.core.outbox import Card, OutboxMessage
+from bot.figures.export import ExportRow
+from storage import sqlite_export as exports
 from storage import sqlite_facts as figures
 from storage import sqlite_outbox as outbox
 from storage import sqlite_privacy as privacy
@@ -706,6 +708,26 @@ class SqliteStorage:
     async def problem_samples(self, start: datetime, end: datetime, categories: Sequence[int] | None) -> list[Sample]:
         """The reports received in [start, end) (of these categories only, if given) as /problems clusters them."""
         return await self._run(lambda db: figures.problem_samples(db, start, end, categories), self._reads)
+
+    async def export(
+        self,
+        start: datetime,
+        end: datetime,
+        categories: Sequence[int] | None,
+        now: datetime,
+        names: bool,
+        batch: int = 5000,
+    ) -> AsyncIterator[list[ExportRow]]:
+        """The reports received in [start, end) (of these categories only, if given) in number order, `batch` at a
+        time, their terms judged at `now`; the resident's name and id only if `names`. Each batch is one short read
+        on the reads connection, so other reads go between them and no snapshot is held for the whole export."""
+        numbers = await self._run(lambda db: exports.span(db, start, end, categories), self._reads)
+        while numbers:
+            rows = await self._run(exports.reading(start, end, categories, now, names, numbers, batch), self._reads)
+            if not rows:
+                return
+            yield rows
+            numbers = range(rows[-1].number + 1, numbers.stop)
 
     async def report_facts(self, report_id: int) -> Facts | None:
         """The facts kept for one report's figures."""

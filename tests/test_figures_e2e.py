@@ -51,3 +51,30 @@ async def test_an_administrator_asks_in_private_and_a_resident_is_refused(tmp_pa
         bad = await admin.say("/stats yesterday")
         assert "Usage: /stats [PERIOD] [CATEGORY_ID]" in text_of(bad), text_of(bad)
         assert OFFICIAL["id"] != ADMIN["id"] and STAFF_CHAT < 0
+
+
+async def test_export_sends_both_files_to_an_administrator_and_refuses_an_official(tmp_path: Path) -> None:
+    async with world(tmp_path, **QUIET) as w:
+        await sent(w, w.resident(1505, first_name="Svetlana"), "Broken bench in the park")
+        since = await w.client.last_seq()
+        [note] = await w.admin.write("/export today")
+        assert "CSV and XLSX" in text_of(note), text_of(note)
+        files = await w.client.wait_sent(chat_id=STAFF_CHAT, since=since, count=2, timeout=20, method="sendDocument")
+        names = sorted(f["message"]["document"]["file_name"] for f in files)
+        assert names[0].endswith(".csv") and names[1].endswith(".xlsx"), names
+        csv_text = (await w.client.file_bytes(files[0]["message"]["document"]["file_id"])).decode("utf-8-sig")
+        if not names[0] == files[0]["message"]["document"]["file_name"]:
+            csv_text = (await w.client.file_bytes(files[1]["message"]["document"]["file_id"])).decode("utf-8-sig")
+        assert "Broken bench in the park" in csv_text and "Svetlana" not in csv_text
+
+        [refused] = await w.official.write("/export today")
+        assert "Only administrators can export reports." in text_of(refused), text_of(refused)
+
+
+async def test_problems_name_a_cluster_of_reports(tmp_path: Path) -> None:
+    async with world(tmp_path, **QUIET) as w:
+        for user_id in (1510, 1511, 1512, 1513):
+            await sent(w, w.resident(user_id), "Глубокая яма на дороге")
+        [answer] = await w.official.write("/problems today")
+        shown_text = text_of(answer)
+        assert "яма" in shown_text and "4" in shown_text, shown_text

@@ -26,10 +26,10 @@ from bot.core.routing import StaffRouting
 from bot.text.i18n import Gettext, Locales
 from bot.text.labels import category_name, status_label
 from bot.text.rich import Rich, bold, fill, lines, link
-from storage.base import CategoryStore, DayFigures, FigureStore
+from storage.base import CategoryStore, DayFigures, ExportStore, FigureStore
 
 
-class Records(CategoryStore, FigureStore, Protocol):
+class Records(CategoryStore, FigureStore, ExportStore, Protocol):
     """What the figures read."""
 
 
