@@ -267,5 +267,10 @@ class Desk:
                 _("/history: every step of the report, with who did it"),
                 _("/ban: keep the report's resident out (their messages create nothing); /unban lets them in"),
                 _("Each command is written as a reply to the report's card; /ban and /unban also take a number."),
+                _(
+                    "/stats [PERIOD] [CATEGORY_ID]: the figures with a chart; /problems [PERIOD]: where reports"
+                    " cluster; /export [PERIOD] [names]: CSV and XLSX (administrators). PERIOD: today, week, month,"
+                    " 7d, 30d or YYYY-MM-DD..YYYY-MM-DD."
+                ),
             )
         )

@@ -26,6 +26,7 @@ from bot.core.routing import StaffRouting
 from bot.text.i18n import Gettext, Locales
 from bot.text.labels import category_name, status_label
 from bot.text.rich import Rich, bold, fill, lines, link
+from bot.text.when import days_span
 from storage.base import CategoryStore, DayFigures, ExportStore, FigureStore
 
 
@@ -396,12 +397,8 @@ def _spread(spread: Spread, _: Gettext) -> str:
 
 
 def period_label(period: Period, language: str) -> str:
-    """A period's dates as people write them: "7 December 2026", "1–7 December 2026", "28 Nov – 4 Dec 2026"."""
-    from babel.dates import format_date, format_interval
-
-    if period.first == period.last:
-        return format_date(period.first, format="long", locale=language)
-    return format_interval(period.first, period.last, skeleton="yMMMd", locale=language)
+    """A period's days as people write them: "7 December 2026", "1–7 December 2026"."""
+    return days_span(period.first, period.last, language)
 
 
 def month_names(language: str) -> list[str]:

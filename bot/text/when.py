@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from babel import Locale, UnknownLocaleError
-from babel.dates import format_datetime
+from babel.dates import format_date, format_datetime
 
 # Russia's zones (tzdata's zone.tab and zone1970.tab); their residents read time relative to Moscow.
 RUSSIAN_ZONES = frozenset(
@@ -79,3 +79,15 @@ def until(at: datetime, tz: ZoneInfo, language: str, now: datetime) -> str:
     pattern = "d MMMM, HH:mm" if local.year == now.astimezone(tz).year else "d MMMM y, HH:mm"
     text = format_datetime(local, pattern, locale=_locale(language))
     return f"{text} ({_zone_label(at, tz, language)})"
+
+
+def days_span(first: date, last: date, language: str) -> str:
+    """Local days in words: "7 декабря 2026", "1–7 December 2026", "28 November – 4 December 2026"."""
+    locale = _locale(language)
+    whole = format_date(last, "d MMMM y", locale=locale)
+    if first == last:
+        return whole
+    if (first.year, first.month) == (last.year, last.month):
+        return f"{first.day}–{whole}"
+    start = format_date(first, "d MMMM" if first.year == last.year else "d MMMM y", locale=locale)
+    return f"{start} – {whole}"
