@@ -67,14 +67,14 @@ def main(argv: list[str] | None = None) -> int:
 
 def _figures(args: list[str]) -> int:
     """`python -m bot stats|problems|export|demo-data ...`: figures from the database, no messenger contacted."""
-    from bot.settings import Settings, describe_error
+    from bot.settings import OfflineSettings, describe_error
 
     if any(a in ("-h", "--help") for a in args):
         from bot.cli import parser
 
         parser().parse_args(args)
     try:
-        settings = Settings()
+        settings = OfflineSettings()
     except ValidationError as exc:
         return _configuration_error(f"{describe_error(exc)} (see .env.example and README.md for every setting)")
     from bot.cli import run

@@ -47,6 +47,13 @@ async def run(settings: Settings, argv: list[str]) -> int:
     """Run one figures subcommand; 0 when done, 2 for bad arguments (one line on stderr)."""
     args = parser().parse_args(argv)
     config = core_config(settings)
+    if args.command == "demo-data":
+        from bot.figures.demo_fill import fill
+
+        start = datetime.now(UTC) - timedelta(days=args.days)
+        count = await fill(settings.database_path, args.reports, args.seed, start, args.days, config.tz)
+        print(f"{count} reports with their history written to {settings.database_path}")
+        return 0
     storage = await SqliteStorage.open(
         settings.database_path,
         settings.default_answer_hours,
@@ -57,12 +64,6 @@ async def run(settings: Settings, argv: list[str]) -> int:
         locales = Locales()
         _ = locales.get(settings.staff_language)
         now = datetime.now(UTC)
-        if args.command == "demo-data":
-            from bot.figures.demo_fill import fill
-
-            count = await fill(storage, args.reports, args.seed, now - timedelta(days=args.days), args.days, config.tz)
-            print(f"{count} reports with their history written to {settings.database_path}")
-            return 0
         try:
             period = parse_period(args.period, config.tz, now)
         except BadPeriod:

@@ -322,3 +322,14 @@ def describe_error(exc: Exception) -> str:
         msg = str(err["msg"]).removeprefix("Value error, ")
         lines.append(f"{loc}: {msg}" if loc else msg)
     return "; ".join(lines)
+
+
+class OfflineSettings(Settings):
+    """The settings of commands that only read and write the database (figures, exports, demo data).
+
+    They contact no messenger, so they need no token and no staff chat; every other setting is checked as usual.
+    """
+
+    @model_validator(mode="after")
+    def _telegram_complete(self) -> OfflineSettings:
+        return self

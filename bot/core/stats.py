@@ -219,9 +219,16 @@ class Statistics:
         stem = f"reports-{period.first.isoformat()}-{period.last.isoformat()}"
         await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
         paths = [folder / f"{stem}.csv", folder / f"{stem}.xlsx"]
+        labels = {status.value: status_label(status, _) for status in Status}
+        labels |= {Verdict.FIXED.value: _("fixed"), Verdict.NOT_FIXED.value: _("not fixed")}
+        labels |= {m.value: _messenger(m.value) for m in Messenger}
         for path, write in zip(paths, (write_csv, write_xlsx), strict=True):
             rows = self._storage.export(period.start, period.end, scope.categories, now, names)
-            await write(rows, path, self._config.tz, _, names)
+            try:
+                await write(rows, path, self._config.tz, _, names, labels, scope.names)
+            except BaseException:
+                await asyncio.to_thread(path.unlink, missing_ok=True)  # no half-written file is left behind
+                raise
         return paths
 
     async def _export(self, request: FiguresRequest, _: Gettext) -> Reply:

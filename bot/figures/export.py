@@ -17,8 +17,6 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Protocol, TextIO
 
-import xlsxwriter  # type: ignore[import-untyped]
-
 from bot.text.i18n import mark
 
 Gettext = Callable[[str], str]
@@ -213,6 +211,9 @@ class _XlsxSink:
     """A workbook written row by row ('constant_memory': each row goes to a temporary file once complete)."""
 
     def __init__(self, path: Path, header: list[str], widths: list[int], sheet_name: str) -> None:
+        # Imported here: the writer is needed by exports only, not by every process that knows the row model.
+        import xlsxwriter  # type: ignore[import-untyped]
+
         # Text is written as text only: no formulas or links made of what residents wrote.
         self._book: Any = xlsxwriter.Workbook(
             str(path), {"constant_memory": True, "strings_to_urls": False, "strings_to_formulas": False}

@@ -7,6 +7,7 @@ order the resident sees is kept.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Sequence
 
@@ -62,6 +63,8 @@ async def send_attachment(bot: Bot, chat_id: int, attachment: Attachment) -> Non
     finally:
         if attachment.path is not None:
             attachment.path.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                attachment.path.parent.rmdir()  # the export's own folder, once its last file went
 
 
 async def answer_with(bot: Bot, calls: Sequence[Call]) -> Answer:
