@@ -18,9 +18,15 @@ from bot.core.routing import StaffRouting
 from bot.core.stats import Statistics
 from bot.settings import Settings
 from bot.text.i18n import Locales
+from bot.text.rich import Rich
 from storage.sqlite import SqliteStorage
 
 PERIODS = "today, week (the default), month, 7d, 30d or YYYY-MM-DD..YYYY-MM-DD"
+
+
+def terminal(text: Rich) -> str:
+    """Rich text for a terminal: links as their label and address."""
+    return "".join(f"{s.text} {s.url}" if s.url else s.text for s in text.spans)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -76,7 +82,7 @@ async def run(settings: Settings, argv: list[str]) -> int:
             figures = await storage.figures(period.start, period.end, scope.categories, now)
             print(stats.text(figures, scope, _).plain)
         elif args.command == "problems":
-            print((await stats.problems_text(scope, _)).plain)
+            print(terminal(await stats.problems_text(scope, _)))
         else:
             for path in await stats.export_files(scope, _, bool(args.names), args.out):
                 print(path)

@@ -30,7 +30,10 @@ def parse_weekly_time(raw: str) -> tuple[int, time] | None:
     if not text:
         return None
     day, _sep, clock = text.partition(" ")
-    at = parse_clock_time(clock) if day in WEEKDAYS else None
+    try:
+        at = parse_clock_time(clock) if day in WEEKDAYS else None
+    except ValueError:
+        at = None
     if at is None:
         raise ValueError("must be a weekday and a time like mon 09:00, or empty to switch it off")
     return WEEKDAYS.index(day), at

@@ -15,7 +15,7 @@ from typing import Any
 
 from bot.core.facts import facts_of
 from bot.core.models import Dues, Event, Report
-from storage.sqlite_facts import row_of
+from storage.sqlite_facts import INSERT, row_of
 from storage.sqlite_times import ts
 
 _REPORTS = (
@@ -28,11 +28,7 @@ _EVENTS = (
     "INSERT INTO events (report_id, kind, at, author, status_after, text, source, author_name, photos, dues)"
     " VALUES (?,?,?,?,?,?,?,?,?,?)"
 )
-_FACTS = (
-    "INSERT INTO report_facts (report_id, created_at, messenger, category_id, status, take_due_at, answer_due_at,"
-    " resolve_due_at, taken_at, answered_at, resolved_at, rejected_at, take_s, answer_s, resolve_s, reopened, verdict,"
-    " rating, follow_ups) VALUES (" + ",".join("?" * 19) + ")"
-)
+_FACTS = INSERT
 _RESIDENTS = "INSERT OR IGNORE INTO residents (key, display_name, language) VALUES (?,?,?)"
 LANGUAGE = "ru"
 

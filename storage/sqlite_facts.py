@@ -6,7 +6,6 @@ Plain functions of a `sqlite3.Connection`, run by `SqliteStorage` inside its uni
 from __future__ import annotations
 
 import sqlite3
-from collections import Counter
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -22,9 +21,11 @@ if TYPE_CHECKING:
 
 _COLUMNS = (
     "report_id, created_at, messenger, category_id, status, take_due_at, answer_due_at, resolve_due_at, taken_at,"
-    " answered_at, resolved_at, rejected_at, take_s, answer_s, resolve_s, reopened, verdict, rating, follow_ups"
+    " answered_at, resolved_at, rejected_at, take_s, answer_s, resolve_s, take_late, answer_late, reopened, verdict,"
+    " rating, follow_ups"
 )
-_INSERT = f"INSERT OR REPLACE INTO report_facts ({_COLUMNS}) VALUES ({','.join('?' * 19)})"
+INSERT = f"INSERT OR REPLACE INTO report_facts ({_COLUMNS}) VALUES ({','.join('?' * 21)})"
+"""The statement that keeps one report's facts (`row_of` gives its values)."""
 
 
 def _maybe_ts(moment: datetime | None) -> str | None:
@@ -53,11 +54,17 @@ def row_of(f: Facts) -> tuple[Any, ...]:
         f.seconds(f.taken_at),
         f.seconds(f.answered_at),
         f.seconds(f.resolved_at),
+        _late(f.taken_at, f.take_due),
+        _late(f.answered_at, f.answer_due),
         f.reopened,
         f.verdict.value if f.verdict else None,
         f.rating,
         f.follow_ups,
     )
+
+
+def _late(done: datetime | None, due: datetime) -> int | None:
+    return None if done is None else int(done > due)
 
 
 def facts_of_row(row: Any) -> Facts:
@@ -84,7 +91,7 @@ def facts_of_row(row: Any) -> Facts:
 
 def insert(db: sqlite3.Connection, facts: Sequence[Facts]) -> None:
     """Keep the facts of reports just filed (or replayed)."""
-    db.executemany(_INSERT, [row_of(f) for f in facts])
+    db.executemany(INSERT, [row_of(f) for f in facts])
 
 
 def get(db: sqlite3.Connection, report_id: int) -> Facts | None:
@@ -127,27 +134,43 @@ def _where(start: datetime, end: datetime, categories: Sequence[int] | None, ali
     return sql, args
 
 
-def _spread(db: sqlite3.Connection, column: str, where: str, args: list[Any]) -> Spread:
-    """Median and 90th percentile (interpolated, as `statistics.quantiles(method="inclusive")`) in one sort."""
-    (count,) = db.execute(f"SELECT COUNT({column}) FROM report_facts WHERE {where}", args).fetchone()
+def _index(name: str, categories: Sequence[int] | None) -> str:
+    """Walk this covering index for a whole-city period; a department's few categories let the planner choose."""
+    return f"INDEXED BY {name}" if categories is None else ""
+
+
+def _spread(
+    db: sqlite3.Connection, column: str, index: str, count: int, where: str, args: list[Any], categories: Any
+) -> Spread:
+    """Median and 90th percentile (interpolated, as `statistics.quantiles(method="inclusive")`), each read by
+    walking the column's index in order to its position: no sort of the period's values."""
     if not count:
         return Spread(0, None, None)
-    positions = {0.5 * (count - 1), 0.9 * (count - 1)}
-    wanted = sorted({int(p) for p in positions} | {min(int(p) + 1, count - 1) for p in positions})
-    rows = db.execute(
-        f"SELECT rn, v FROM (SELECT {column} AS v, row_number() OVER (ORDER BY {column}) - 1 AS rn"
-        f" FROM report_facts WHERE {where} AND {column} IS NOT NULL) WHERE rn IN ({','.join('?' * len(wanted))})",
-        [*args, *wanted],
-    ).fetchall()
-    at = {rn: v for rn, v in rows}
 
-    def quantile(position: float) -> timedelta:
+    def at(position: float) -> timedelta:
         low = int(position)
-        high = min(low + 1, count - 1)
-        value = at[low] + (at[high] - at[low]) * (position - low)
-        return timedelta(seconds=value)
+        values = [
+            v
+            for (v,) in db.execute(
+                f"SELECT {column} FROM report_facts {_index(index, categories)}"
+                f" WHERE {column} IS NOT NULL AND {where} ORDER BY {column} LIMIT 2 OFFSET ?",
+                [*args, low],
+            )
+        ]
+        high = values[1] if len(values) > 1 else values[0]
+        return timedelta(seconds=values[0] + (high - values[0]) * (position - low))
 
-    return Spread(count, quantile(0.5 * (count - 1)), quantile(0.9 * (count - 1)))
+    return Spread(count, at(0.5 * (count - 1)), at(0.9 * (count - 1)))
+
+
+def _counts(
+    db: sqlite3.Connection, column: str, index: str, where: str, args: list[Any], categories: Any
+) -> dict[Any, int]:
+    sql = (
+        f"SELECT {column}, COUNT(*) FROM report_facts {_index(index, categories)}"
+        f" WHERE {column} IS NOT NULL AND {where} GROUP BY {column}"
+    )
+    return {key: count for key, count in db.execute(sql, args) }
 
 
 def figures(
@@ -156,46 +179,39 @@ def figures(
     """The figures of the reports received in [start, end), of these categories only if given, at `now`."""
     where, args = _where(start, end, categories)
     n = ts(now)
-    by_status: Counter[Status] = Counter()
-    by_category: Counter[int] = Counter()
-    by_messenger: Counter[str] = Counter()
-    verdicts: Counter[Verdict] = Counter()
-    received = 0
-    for status, category_id, messenger, verdict, count in db.execute(
-        f"SELECT status, category_id, messenger, verdict, COUNT(*) FROM report_facts WHERE {where}"
-        " GROUP BY status, category_id, messenger, verdict",
-        args,
-    ):
-        received += count
-        by_status[Status(status)] += count
-        by_category[category_id] += count
-        by_messenger[messenger] += count
-        if verdict:
-            verdicts[Verdict(verdict)] += count
+    by_status = {Status(k): v for k, v in _counts(db, "status", "report_facts_status", where, args, categories).items()}
+    verdicts = _counts(db, "verdict", "report_facts_verdict", where, args, categories)
     row = db.execute(
-        "SELECT"
-        " TOTAL(CASE WHEN taken_at IS NOT NULL THEN taken_at > take_due_at ELSE ? > take_due_at END),"
-        " TOTAL(taken_at IS NOT NULL OR ? > take_due_at),"
-        " TOTAL(CASE WHEN answered_at IS NOT NULL THEN answered_at > answer_due_at ELSE ? > answer_due_at END),"
-        " TOTAL(answered_at IS NOT NULL OR ? > answer_due_at),"
-        " TOTAL(resolved_at IS NOT NULL AND reopened > 0), TOTAL(resolved_at IS NOT NULL),"
-        f" COUNT(rating), AVG(rating) FROM report_facts WHERE {where}",
-        [n, n, n, n, *args],
+        "SELECT COUNT(*), TOTAL(take_late), COUNT(take_late), TOTAL(answer_late), COUNT(answer_late),"
+        " TOTAL(resolve_s IS NOT NULL AND reopened > 0), COUNT(resolve_s), COUNT(rating), AVG(rating)"
+        f" FROM report_facts {_index('report_facts_sums', categories)} WHERE {where}",
+        args,
     ).fetchone()
-    late_take, judged_take, late_answer, judged_answer, reopened, resolved, ratings, average = row
+    received, late_take, taken, late_answer, answered, reopened, resolved, ratings, average = row
+    # Not yet taken (answered) but past the due time: late too (a partial index holds only these few).
+    (untaken,) = db.execute(
+        f"SELECT COUNT(*) FROM report_facts {_index('report_facts_untaken', categories)}"
+        f" WHERE taken_at IS NULL AND take_due_at < ? AND {where}",
+        [n, *args],
+    ).fetchone()
+    (unanswered,) = db.execute(
+        f"SELECT COUNT(*) FROM report_facts {_index('report_facts_unanswered', categories)}"
+        f" WHERE answered_at IS NULL AND answer_due_at < ? AND {where}",
+        [n, *args],
+    ).fetchone()
     return Figures(
         received=received,
-        by_status=dict(by_status),
-        by_category=dict(by_category),
-        by_messenger=dict(by_messenger),
-        not_taken_in_time=Share(int(late_take), int(judged_take)),
-        not_answered_in_time=Share(int(late_answer), int(judged_answer)),
-        to_take=_spread(db, "take_s", where, args),
-        to_answer=_spread(db, "answer_s", where, args),
-        to_resolve=_spread(db, "resolve_s", where, args),
+        by_status=by_status,
+        by_category=_counts(db, "category_id", "report_facts_category", where, args, categories),
+        by_messenger=_counts(db, "messenger", "report_facts_messenger", where, args, categories),
+        not_taken_in_time=Share(int(late_take) + untaken, taken + untaken),
+        not_answered_in_time=Share(int(late_answer) + unanswered, answered + unanswered),
+        to_take=_spread(db, "take_s", "report_facts_take", taken, where, args, categories),
+        to_answer=_spread(db, "answer_s", "report_facts_answer", answered, where, args, categories),
+        to_resolve=_spread(db, "resolve_s", "report_facts_resolve", resolved, where, args, categories),
         overdue_now=overdue_now(db, start, end, categories, now),
-        reopened=Share(int(reopened), int(resolved)),
-        verdicts=dict(verdicts),
+        reopened=Share(int(reopened), resolved),
+        verdicts={Verdict(k): v for k, v in verdicts.items()},
         ratings=ratings,
         average_rating=average,
     )
@@ -209,7 +225,7 @@ def overdue_now(
     n = ts(now)
     row = db.execute(
         "SELECT TOTAL(taken_at IS NULL AND take_due_at < ?), TOTAL(answered_at IS NULL AND answer_due_at < ?),"
-        " TOTAL(resolve_due_at < ?) FROM reports"
+        " TOTAL(resolve_due_at < ?) FROM reports INDEXED BY reports_open"
         f" WHERE status IN ('new', 'in_progress', 'reopened') AND {where}",
         [n, n, n, *args],
     ).fetchone()

@@ -164,7 +164,7 @@ CREATE TABLE IF NOT EXISTS schedule (
     slot TEXT NOT NULL
 ) WITHOUT ROWID;
 -- What the figures need of each report, folded from its history in the same transaction as its events
--- (bot/core/facts.py): a year's figures are one scan of this narrow table, not a replay of the events.
+-- (bot/core/facts.py): a year's figures are a few walks of narrow covering indexes, not a replay of the events.
 CREATE TABLE IF NOT EXISTS report_facts (
     report_id INTEGER PRIMARY KEY,
     created_at TEXT NOT NULL,
@@ -183,9 +183,28 @@ CREATE TABLE IF NOT EXISTS report_facts (
     take_s REAL,
     answer_s REAL,
     resolve_s REAL,
+    -- Taken (answered) after its due time: 1, in time: 0, not yet: NULL.
+    take_late INTEGER,
+    answer_late INTEGER,
     reopened INTEGER NOT NULL DEFAULT 0,
     verdict TEXT,
     rating INTEGER,
     follow_ups INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS report_facts_by_time ON report_facts (created_at);
+-- Covering indexes, one per question /stats asks of a period: counts by status, category, messenger and verdict,
+-- the sums, the medians (walked in order, never sorted), and the few reports not yet taken or answered.
+CREATE INDEX IF NOT EXISTS report_facts_status ON report_facts (status, created_at);
+CREATE INDEX IF NOT EXISTS report_facts_category ON report_facts (category_id, created_at);
+CREATE INDEX IF NOT EXISTS report_facts_messenger ON report_facts (messenger, created_at);
+CREATE INDEX IF NOT EXISTS report_facts_verdict ON report_facts (verdict, created_at) WHERE verdict IS NOT NULL;
+CREATE INDEX IF NOT EXISTS report_facts_sums
+    ON report_facts (created_at, take_late, answer_late, resolve_s, reopened, rating);
+CREATE INDEX IF NOT EXISTS report_facts_take ON report_facts (take_s, created_at) WHERE take_s IS NOT NULL;
+CREATE INDEX IF NOT EXISTS report_facts_answer ON report_facts (answer_s, created_at) WHERE answer_s IS NOT NULL;
+CREATE INDEX IF NOT EXISTS report_facts_resolve ON report_facts (resolve_s, created_at) WHERE resolve_s IS NOT NULL;
+CREATE INDEX IF NOT EXISTS report_facts_untaken ON report_facts (created_at, take_due_at) WHERE taken_at IS NULL;
+CREATE INDEX IF NOT EXISTS report_facts_unanswered
+    ON report_facts (created_at, answer_due_at) WHERE answered_at IS NULL;
+-- The open reports by filing time: what "overdue now" counts.
+CREATE INDEX IF NOT EXISTS reports_open ON reports (created_at) WHERE status IN ('new', 'in_progress', 'reopened');

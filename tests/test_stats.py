@@ -16,11 +16,14 @@ percentile 1 h + 0.9 × 2 h = 2 h 48 min. Times to answer 3 h and 5 h: median 4 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import sqlite3
 import sys
 from datetime import timedelta
 from pathlib import Path
 
+from bot.core.facts import facts_of
 from bot.core.figures import Share, figures
 from bot.core.lifecycle import Actor, change
 from bot.core.models import ChatRef, EventKind, Messenger, Status, Term
@@ -196,3 +199,19 @@ async def test_the_command_line_prints_the_same_figures(tmp_path: Path) -> None:
     out, err = await proc.communicate()
     assert proc.returncode == 0, err.decode()
     assert sorted(p.suffix for p in out_dir.iterdir()) == [".csv", ".xlsx"]
+
+
+async def test_a_database_from_before_the_figures_gets_its_facts_replayed(tmp_path: Path) -> None:
+    clock = Clock(MONDAY)
+    path = tmp_path / "bot.sqlite3"
+    async with process(path, clock) as desk:
+        numbers = await fixture(desk, clock)
+        before = await desk.storage.figures(MONDAY - timedelta(hours=10), clock.now, None, clock.now)
+    with contextlib.closing(sqlite3.connect(path)) as db, db:
+        db.execute("DROP TABLE report_facts")  # as an older version left it
+    async with process(path, clock) as desk:
+        assert await desk.storage.figures(MONDAY - timedelta(hours=10), clock.now, None, clock.now) == before
+        for number in numbers:
+            report = await desk.storage.get_report(number)
+            assert report is not None
+            assert await desk.storage.report_facts(number) == facts_of(report, await desk.storage.history(number))

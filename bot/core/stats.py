@@ -290,7 +290,9 @@ class Statistics:
                 answer=f.overdue_now.get(Term.ANSWER, 0),
                 resolve=f.overdue_now.get(Term.RESOLVE, 0),
             ),
-            fill(_("Reopened: {share} of the resolved"), share=_share(f.reopened, _, language)),
+            fill(_("Reopened: {share} of the resolved"), share=_share(f.reopened, _, language))
+            if f.reopened.of
+            else _("Reopened: nothing resolved yet"),
             fill(
                 _("Verdicts: fixed {fixed}, not fixed {not_fixed}"),
                 fixed=f.verdicts.get(Verdict.FIXED, 0),
