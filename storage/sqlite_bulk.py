@@ -31,6 +31,7 @@ _EVENTS = (
 _FACTS = INSERT
 _RESIDENTS = "INSERT OR IGNORE INTO residents (key, display_name, language) VALUES (?,?,?)"
 LANGUAGE = "ru"
+_NO_PHOTOS = json.dumps([])
 
 
 Rows = tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]]]
@@ -123,7 +124,7 @@ def _report_row(r: Report, history: list[Event], times: _Times) -> tuple[Any, ..
         loc.latitude,
         loc.longitude,
         loc.address,
-        json.dumps(list(r.photos)),
+        json.dumps(list(r.photos)) if r.photos else _NO_PHOTOS,
         r.status.value,
         times[r.created_at],
         times[dues.answer],

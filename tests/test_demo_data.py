@@ -20,8 +20,8 @@ from bot.core.facts import facts_of
 from bot.core.figures import Figures, figures
 from bot.core.lifecycle import next_status
 from bot.core.models import Category, Event, EventKind, Messenger, Report, Status, Verdict
-from bot.figures.demo import generate
-from bot.figures.demo_fill import fill
+from bot.figures.demo import BLOCK, generate
+from bot.figures.demo_fill import fill, fill_sync
 from storage.sqlite import SqliteStorage
 from storage.sqlite_bulk import load
 
@@ -266,3 +266,20 @@ async def test_load_writes_what_storage_reads(tmp_path: Path) -> None:
             assert await storage.report_facts(report.id) == facts_of(report, history)
     finally:
         await storage.close()
+
+
+async def test_blocks_made_side_by_side_load_as_one_sequence(tmp_path: Path) -> None:
+    path = tmp_path / "blocks.sqlite3"
+    cats = await _categories_of(path)
+    count = BLOCK + 40
+    assert await asyncio.to_thread(fill_sync, path, count, SEED, START, DAYS, cats, 2) == count
+    sample = {1, 2, BLOCK - 1, BLOCK, BLOCK + 1, count}
+    want = {r.id: (r, h) for r, h in generate(count, SEED, START, DAYS, cats, NOW) if r.id in sample}
+    storage = await SqliteStorage.open(path)
+    try:
+        assert await storage.report_count() == count
+        for number in sorted(sample):
+            assert (await storage.get_report(number), await storage.history(number)) == want[number]
+    finally:
+        await storage.close()
+    assert [want[n][0].created_at for n in sorted(sample)] == sorted(want[n][0].created_at for n in sample)

@@ -7,6 +7,9 @@ Russian, like the city they imitate; the people are synthetic ("Житель 123
 
 from __future__ import annotations
 
+import bisect
+import functools
+import itertools
 import math
 import random
 from collections.abc import Iterator, Sequence
@@ -314,7 +317,7 @@ class _City:
             for d in range(days)
         ]
         self.addresses = [f"{rng.choice(STREETS)}, {rng.randint(1, 60)}" for _ in range(6)]
-        self.per_hour = self._per_hour(count)
+        self.per_hour = _per_hour(start, days, tz, count)
 
     def _spots(self) -> list[_Spot]:
         rng = self.rng
@@ -330,25 +333,6 @@ class _City:
             lat, lon = self._scatter(CITY_KM * 0.8)
             spots.append(_Spot(lat, lon, category, filled, begins, begins + timedelta(days=length)))
         return spots
-
-    def _per_hour(self, count: int) -> list[int]:
-        """How many of `count` reports are filed in each hour of the period: the daily and weekly rhythm, and trend."""
-        hours = self.days * 24
-        weights = []
-        for i in range(hours):
-            local = (self.start + i * HOUR).astimezone(self.tz)
-            trend = TREND[0] + (TREND[1] - TREND[0]) * i / hours
-            weights.append(HOUR_WEIGHTS[local.hour] * (WEEKEND if local.weekday() >= 5 else 1.0) * trend)
-        total = sum(weights)
-        counts = []
-        expected = 0.0
-        given = 0
-        for weight in weights:
-            expected += count * weight / total
-            counts.append(round(expected) - given)
-            given += counts[-1]
-        counts[-1] += count - given
-        return counts
 
     def times(self, first: int, end: int) -> Iterator[datetime]:
         """The filing times of reports `first` to `end` (excluded, from 0) in order."""
@@ -374,7 +358,7 @@ class _City:
         return round(lat, 6), round(lon, 6)
 
     def _category(self) -> Category:
-        return self.rng.choices(self.categories, cum_weights=self.category_cum)[0]
+        return self.categories[bisect.bisect(self.category_cum, self.rng.random() * self.category_cum[-1])]
 
     def _text(self, templates: Sequence[str]) -> str:
         rng = self.rng
@@ -556,7 +540,7 @@ class _City:
             self._rate(plan, resolved_at, resident, RATINGS_AGAIN if again else RATINGS_SILENT)
 
     def _rate(self, plan: list[Step], after: datetime, resident: Actor, cum_weights: Sequence[int]) -> None:
-        rating = self.rng.choices((1, 2, 3, 4, 5), cum_weights=cum_weights)[0]
+        rating = 1 + bisect.bisect(cum_weights, self.rng.random() * cum_weights[-1])
         at = after + MINUTE * (0.5 + self.rng.expovariate(0.05))
         plan.append((at, EventKind.RATED, resident, {"text": str(rating), "rating": rating}))
 
@@ -568,6 +552,25 @@ class _City:
         plan.append((at, EventKind.FOLLOWED_UP, resident, {"text": _pick(self.rng, FOLLOW_UPS)}))
         plan.sort(key=lambda step: step[0])  # stable: the officials' steps keep their order
         return plan
+
+
+@functools.lru_cache(maxsize=4)
+def _per_hour(start: datetime, days: int, tz: tzinfo, count: int) -> tuple[int, ...]:
+    """How many of `count` reports are filed in each hour of the period: the daily and weekly rhythm, and trend.
+
+    Kept: every block of a period needs it.
+    """
+    hours = days * 24
+    weights = []
+    for i in range(hours):
+        local = (start + i * HOUR).astimezone(tz)
+        trend = TREND[0] + (TREND[1] - TREND[0]) * i / hours
+        weights.append(HOUR_WEIGHTS[local.hour] * (WEEKEND if local.weekday() >= 5 else 1.0) * trend)
+    # Reports filed by the end of each hour, rounded; the last hour ends with all of them.
+    sums = list(itertools.accumulate(weights))
+    marks = [round(count * w / sums[-1]) for w in sums[:-1]] + [count]
+    counts = [b - a for a, b in itertools.pairwise([0, *marks])]
+    return tuple(counts)
 
 
 def _pick(rng: random.Random, texts: Sequence[str]) -> str:
