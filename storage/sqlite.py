@@ -449,7 +449,7 @@ class SqliteStorage:
                     report = records.insert_report(db, new, draft.key)
                     events, messages = effects(report)
                     records.insert_events(db, events)
-                    figures.insert(db, [filed(report)])
+                    figures.add(db, filed(report))
                     outbox.insert(db, messages, created_at, self.report_lanes)
                 db.execute("DELETE FROM drafts WHERE resident = ?", (profile.ref.key,))
             return existing or report

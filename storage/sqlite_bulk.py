@@ -15,7 +15,7 @@ from typing import Any
 
 from bot.core.facts import facts_of
 from bot.core.models import Dues, Event, Report
-from storage.sqlite_facts import INSERT, row_of
+from storage.sqlite_facts import INSERT, recount, row_of
 from storage.sqlite_times import ts
 
 _REPORTS = (
@@ -73,6 +73,8 @@ def load_rows(db: sqlite3.Connection, batches: Iterable[Rows]) -> int:
                 raise
             db.execute("COMMIT")
             count += len(reports)
+        with db:
+            recount(db)  # the per-hour counts of everything loaded, in one pass
     finally:
         db.execute(f"PRAGMA synchronous={int(synchronous)}")
     return count

@@ -6,8 +6,9 @@ Plain functions of a `sqlite3.Connection`, run by `SqliteStorage` inside its uni
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Sequence
-from datetime import datetime, timedelta
+from collections import Counter
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from bot.core.facts import Facts, facts_of, fold
@@ -100,15 +101,67 @@ def get(db: sqlite3.Connection, report_id: int) -> Facts | None:
     return facts_of_row(row) if row else None
 
 
+def add(db: sqlite3.Connection, facts: Facts) -> None:
+    """Keep a report's facts and count them (a report just filed)."""
+    insert(db, [facts])
+    _count(db, facts, 1)
+
+
 def apply(db: sqlite3.Connection, changes: Sequence[Change]) -> None:
-    """Fold the events of applied changes into their reports' facts."""
+    """Fold the events of applied changes into their reports' facts, and move their counts."""
     for change in changes:
-        facts = get(db, change.after.id)
-        if facts is None:
+        before = get(db, change.after.id)
+        if before is None:
             continue  # a report without facts is replayed whole by the upgrade, not patched here
+        facts = before
         for event in change.events:
             facts = fold(facts, event, change.after)
-        insert(db, [facts])
+        if facts != before:
+            insert(db, [facts])
+            _count(db, before, -1)
+            _count(db, facts, 1)
+
+
+def hour_of(moment: datetime) -> int:
+    """Hours since the epoch (UTC): the bucket a report is counted in."""
+    return int(moment.timestamp() // 3600)
+
+
+_MEASURES = "reports, take_late, taken, answer_late, answered, resolved, reopened, rated, rating_sum"
+_UPSERT = (
+    f"INSERT INTO report_counts (hour, category_id, messenger, status, verdict, {_MEASURES})"
+    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (status, category_id, messenger, verdict, hour) DO UPDATE SET "
+    + ", ".join(f"{m} = {m} + excluded.{m}" for m in _MEASURES.split(", "))
+)
+
+
+def _count(db: sqlite3.Connection, f: Facts, sign: int) -> None:
+    resolved = f.resolved_at is not None
+    measures = (
+        1,
+        _late(f.taken_at, f.take_due) or 0,
+        f.taken_at is not None,
+        _late(f.answered_at, f.answer_due) or 0,
+        f.answered_at is not None,
+        resolved,
+        resolved and f.reopened > 0,
+        f.rating is not None,
+        f.rating or 0,
+    )
+    key = (hour_of(f.created_at), f.category_id, f.messenger, f.status.value, f.verdict.value if f.verdict else "")
+    db.execute(_UPSERT, (*key, *(sign * int(m) for m in measures)))
+
+
+def recount(db: sqlite3.Connection) -> None:
+    """Count every report's facts afresh (after a bulk load, or for a database from before the counts)."""
+    db.execute("DELETE FROM report_counts")
+    db.execute(
+        f"INSERT INTO report_counts (hour, category_id, messenger, status, verdict, {_MEASURES})"
+        " SELECT CAST(unixepoch(created_at) / 3600 AS INTEGER) AS h, category_id, messenger, status,"
+        " COALESCE(verdict, '') AS v, COUNT(*), TOTAL(take_late), COUNT(take_late), TOTAL(answer_late),"
+        " COUNT(answer_late), COUNT(resolve_s), TOTAL(resolve_s IS NOT NULL AND reopened > 0), COUNT(rating),"
+        " TOTAL(rating) FROM report_facts GROUP BY h, category_id, messenger, status, v"
+    )
 
 
 def backfill(db: sqlite3.Connection) -> None:
@@ -122,6 +175,9 @@ def backfill(db: sqlite3.Connection) -> None:
         report = report_of(row)
         events = db.execute("SELECT * FROM events WHERE report_id = ? ORDER BY id", (report.id,)).fetchall()
         insert(db, [facts_of(report, [event_of(e) for e in events])])
+    counted = db.execute("SELECT 1 FROM report_counts LIMIT 1").fetchone()
+    if missing or (counted is None and db.execute("SELECT 1 FROM report_facts LIMIT 1").fetchone()):
+        recount(db)
 
 
 def _where(start: datetime, end: datetime, categories: Sequence[int] | None, alias: str = "") -> tuple[str, list[Any]]:
@@ -143,34 +199,56 @@ def _spread(
     db: sqlite3.Connection, column: str, index: str, count: int, where: str, args: list[Any], categories: Any
 ) -> Spread:
     """Median and 90th percentile (interpolated, as `statistics.quantiles(method="inclusive")`), each read by
-    walking the column's index in order to its position: no sort of the period's values."""
+    walking the column's index in order to its position, from the nearer end: no sort of the period's values."""
     if not count:
         return Spread(0, None, None)
 
     def at(position: float) -> timedelta:
         low = int(position)
+        high = min(low + 1, count - 1)
+        # From the top, the value at `high` comes first: LIMIT 2 OFFSET (count - 1 - high) gives high, then low.
+        descending = high > count // 2
+        offset = count - 1 - high if descending else low
         values = [
             v
             for (v,) in db.execute(
                 f"SELECT {column} FROM report_facts {_index(index, categories)}"
-                f" WHERE {column} IS NOT NULL AND {where} ORDER BY {column} LIMIT 2 OFFSET ?",
-                [*args, low],
+                f" WHERE {column} IS NOT NULL AND {where}"
+                f" ORDER BY {column} {'DESC' if descending else ''} LIMIT 2 OFFSET ?",
+                [*args, offset],
             )
         ]
-        high = values[1] if len(values) > 1 else values[0]
-        return timedelta(seconds=values[0] + (high - values[0]) * (position - low))
+        if descending:
+            values.reverse()
+        below, above = (values[0], values[-1]) if high > low else (values[0], values[0])
+        if descending and high == low:
+            below = above = values[-1]
+        return timedelta(seconds=below + (above - below) * (position - low))
 
     return Spread(count, at(0.5 * (count - 1)), at(0.9 * (count - 1)))
 
 
-def _counts(
-    db: sqlite3.Connection, column: str, index: str, where: str, args: list[Any], categories: Any
-) -> dict[Any, int]:
-    sql = (
-        f"SELECT {column}, COUNT(*) FROM report_facts {_index(index, categories)}"
-        f" WHERE {column} IS NOT NULL AND {where} GROUP BY {column}"
-    )
-    return {key: count for key, count in db.execute(sql, args) }
+def _hours(start: datetime, end: datetime, categories: Sequence[int] | None) -> tuple[str, list[Any]]:
+    """The filter of `report_counts` for reports received in [start, end) (whole hours: every zone of Russia)."""
+    sql = "hour >= ? AND hour < ?"
+    args: list[Any] = [hour_of(start), hour_of(end)]
+    if categories is not None:
+        sql += f" AND category_id IN ({','.join('?' * len(categories))})" if categories else " AND 0"
+        args += list(categories)
+    return sql, args
+
+
+def _untaken(
+    db: sqlite3.Connection, term: str, where: str, args: list[Any], categories: Any, n: str
+) -> list[tuple[str, int]]:
+    """Reports of the period not yet taken (`take`) or answered (`answer`) and past that due time: late too."""
+    done = "taken_at" if term == "take" else "answered_at"
+    index = "report_facts_untaken" if term == "take" else "report_facts_unanswered"
+    return db.execute(
+        f"SELECT created_at, category_id FROM report_facts {_index(index, categories)}"
+        f" WHERE {done} IS NULL AND {term}_due_at < ? AND {where}",
+        [n, *args],
+    ).fetchall()
 
 
 def figures(
@@ -178,42 +256,46 @@ def figures(
 ) -> Figures:
     """The figures of the reports received in [start, end), of these categories only if given, at `now`."""
     where, args = _where(start, end, categories)
+    hours, hour_args = _hours(start, end, categories)
     n = ts(now)
-    by_status = {Status(k): v for k, v in _counts(db, "status", "report_facts_status", where, args, categories).items()}
-    verdicts = _counts(db, "verdict", "report_facts_verdict", where, args, categories)
-    row = db.execute(
-        "SELECT COUNT(*), TOTAL(take_late), COUNT(take_late), TOTAL(answer_late), COUNT(answer_late),"
-        " TOTAL(resolve_s IS NOT NULL AND reopened > 0), COUNT(resolve_s), COUNT(rating), AVG(rating)"
-        f" FROM report_facts {_index('report_facts_sums', categories)} WHERE {where}",
-        args,
-    ).fetchone()
-    received, late_take, taken, late_answer, answered, reopened, resolved, ratings, average = row
-    # Not yet taken (answered) but past the due time: late too (a partial index holds only these few).
-    (untaken,) = db.execute(
-        f"SELECT COUNT(*) FROM report_facts {_index('report_facts_untaken', categories)}"
-        f" WHERE taken_at IS NULL AND take_due_at < ? AND {where}",
-        [n, *args],
-    ).fetchone()
-    (unanswered,) = db.execute(
-        f"SELECT COUNT(*) FROM report_facts {_index('report_facts_unanswered', categories)}"
-        f" WHERE answered_at IS NULL AND answer_due_at < ? AND {where}",
-        [n, *args],
-    ).fetchone()
+    by_status: Counter[Status] = Counter()
+    by_category: Counter[int] = Counter()
+    by_messenger: Counter[str] = Counter()
+    verdicts: Counter[Verdict] = Counter()
+    sums = [0] * 8
+    for status, category_id, messenger, verdict, reports, *measures in db.execute(
+        f"SELECT status, category_id, messenger, verdict, SUM(reports), SUM(take_late), SUM(taken),"
+        f" SUM(answer_late), SUM(answered), SUM(resolved), SUM(reopened), SUM(rated), SUM(rating_sum)"
+        # `+hour`: read in key order and summed as read, never through the hour index and a sort.
+        f" FROM report_counts WHERE {hours.replace('hour', '+hour')} GROUP BY status, category_id, messenger, verdict",
+        hour_args,
+    ):
+        if not reports:
+            continue
+        by_status[Status(status)] += reports
+        by_category[category_id] += reports
+        by_messenger[messenger] += reports
+        if verdict:
+            verdicts[Verdict(verdict)] += reports
+        sums = [a + b for a, b in zip(sums, measures, strict=True)]
+    late_take, taken, late_answer, answered, resolved, reopened, ratings, rating_sum = sums
+    untaken = len(_untaken(db, "take", where, args, categories, n))
+    unanswered = len(_untaken(db, "answer", where, args, categories, n))
     return Figures(
-        received=received,
-        by_status=by_status,
-        by_category=_counts(db, "category_id", "report_facts_category", where, args, categories),
-        by_messenger=_counts(db, "messenger", "report_facts_messenger", where, args, categories),
-        not_taken_in_time=Share(int(late_take) + untaken, taken + untaken),
-        not_answered_in_time=Share(int(late_answer) + unanswered, answered + unanswered),
+        received=sum(by_status.values()),
+        by_status=dict(by_status),
+        by_category=dict(by_category),
+        by_messenger=dict(by_messenger),
+        not_taken_in_time=Share(late_take + untaken, taken + untaken),
+        not_answered_in_time=Share(late_answer + unanswered, answered + unanswered),
         to_take=_spread(db, "take_s", "report_facts_take", taken, where, args, categories),
         to_answer=_spread(db, "answer_s", "report_facts_answer", answered, where, args, categories),
         to_resolve=_spread(db, "resolve_s", "report_facts_resolve", resolved, where, args, categories),
         overdue_now=overdue_now(db, start, end, categories, now),
-        reopened=Share(int(reopened), resolved),
-        verdicts={Verdict(k): v for k, v in verdicts.items()},
+        reopened=Share(reopened, resolved),
+        verdicts=dict(verdicts),
         ratings=ratings,
-        average_rating=average,
+        average_rating=rating_sum / ratings if ratings else None,
     )
 
 
@@ -239,20 +321,32 @@ def daily(
     categories: Sequence[int] | None,
     now: datetime,
     offset: timedelta,
-) -> Iterator[tuple[str, int, int, int, int, int, int]]:
+) -> list[tuple[str, int, int, int, int, int, int]]:
     """Per local day (UTC shifted by `offset`) and category: received, late and judged for taking and answering."""
+    hours, hour_args = _hours(start, end, categories)
+    shift = offset.total_seconds()
+    days: dict[tuple[str, int], list[int]] = {}
+
+    def day_of(hour: int) -> str:
+        return datetime.fromtimestamp(hour * 3600 + shift, UTC).date().isoformat()
+
+    day_cache: dict[int, str] = {}
+    for hour, category_id, reports, late_take, taken, late_answer, answered in db.execute(
+        "SELECT hour, category_id, SUM(reports), SUM(take_late), SUM(taken), SUM(answer_late), SUM(answered)"
+        f" FROM report_counts INDEXED BY report_counts_by_hour WHERE {hours} GROUP BY hour, category_id",
+        hour_args,
+    ):
+        day = day_cache.get(hour) or day_cache.setdefault(hour, day_of(hour))
+        row = days.setdefault((day, category_id), [0] * 5)
+        for k, v in enumerate((reports, late_take, taken, late_answer, answered)):
+            row[k] += v
     where, args = _where(start, end, categories)
-    n = ts(now)
-    shift = f"{offset.total_seconds():+.0f} seconds"
-    yield from db.execute(
-        "SELECT date(created_at, ?) AS day, category_id, COUNT(*),"
-        " TOTAL(CASE WHEN taken_at IS NOT NULL THEN taken_at > take_due_at ELSE ? > take_due_at END),"
-        " TOTAL(taken_at IS NOT NULL OR ? > take_due_at),"
-        " TOTAL(CASE WHEN answered_at IS NOT NULL THEN answered_at > answer_due_at ELSE ? > answer_due_at END),"
-        " TOTAL(answered_at IS NOT NULL OR ? > answer_due_at)"
-        f" FROM report_facts WHERE {where} GROUP BY day, category_id ORDER BY day",
-        [shift, n, n, n, n, *args],
-    )
+    for slot, term in ((1, "take"), (3, "answer")):
+        for created_at, category_id in _untaken(db, term, where, args, categories, ts(now)):
+            row = days.setdefault((day_of(hour_of(from_ts(created_at))), category_id), [0] * 5)
+            row[slot] += 1
+            row[slot + 1] += 1
+    return [(day, category_id, *row) for (day, category_id), row in sorted(days.items()) if row[0]]  # type: ignore[misc]
 
 
 def problem_samples(

@@ -78,6 +78,9 @@ async def test_each_figure_matches_the_hand_worked_values(tmp_path: Path) -> Non
         assert (f.to_resolve.count, f.to_resolve.median) == (1, timedelta(hours=3))
         assert f.overdue_now == {Term.TAKE: 1, Term.ANSWER: 1, Term.RESOLVE: 0}
         assert f.reopened == Share(0, 1) and f.verdicts == {} and f.average_rating is None
+        [day] = await desk.storage.daily(MONDAY - timedelta(hours=10), clock.now, None, clock.now, timedelta(hours=3))
+        assert (day.day, day.category_id, day.received) == ("2026-12-07", 4, 4)
+        assert (day.late_take, day.judged_take, day.late_answer, day.judged_answer) == (2, 3, 2, 3)
 
         await act(desk, numbers[0], EventKind.REOPENED, clock)
         later = await desk.storage.figures(MONDAY - timedelta(hours=10), clock.now, None, clock.now)

@@ -253,11 +253,12 @@ class Statistics:
         """The figures of a scope as text, with their chart."""
         now = self._clock()
         period = scope.period
-        figures = await self._storage.figures(period.start, period.end, scope.categories, now)
         days = await self._storage.daily(period.start, period.end, scope.categories, now, period.utc_offset)
-        text = self.text(figures, scope, _)
-        chart = await self.chart(days, scope, _)
-        return Reply(text, files=(Attachment("figures.png", data=chart, photo=True),))
+        # The chart is drawn in its thread while storage computes the figures in its own.
+        figures, chart = await asyncio.gather(
+            self._storage.figures(period.start, period.end, scope.categories, now), self.chart(days, scope, _)
+        )
+        return Reply(self.text(figures, scope, _), files=(Attachment("figures.png", data=chart, photo=True),))
 
     def text(self, f: Figures, scope: Scope, _: Gettext) -> Rich:
         """The figures in words, in the reader's language."""
