@@ -344,8 +344,9 @@ class DeadlineStore(Protocol):
         """Open reports per staff chat: counts, overdue by term at `now`, and who has taken what."""
         ...
 
-    async def start_slots(self, name: str, slot: str) -> None:
-        """Record `slot` as job `name`'s last one if the job has none yet (a new database starts counting)."""
+    async def start_slots(self, name: str, slot: str) -> str:
+        """Record `slot` as job `name`'s last one if the job has none yet (a new database starts counting); the
+        job's last slot done."""
         ...
 
     async def claim_slot(self, name: str, slot: str, messages: Sequence[OutboxMessage] = ()) -> bool:

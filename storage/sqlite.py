@@ -733,14 +733,16 @@ class SqliteStorage:
         """The facts kept for one report's figures."""
         return await self._run(lambda db: figures.get(db, report_id), self._light)
 
-    async def start_slots(self, name: str, slot: str) -> None:
-        """Record `slot` as job `name`'s last one if the job has none yet (a new database starts counting)."""
+    async def start_slots(self, name: str, slot: str) -> str:
+        """Record `slot` as job `name`'s last one if the job has none yet (a new database starts counting); the
+        job's last slot done."""
 
-        def work(db: sqlite3.Connection) -> None:
+        def work(db: sqlite3.Connection) -> str:
             with _transaction(db):
                 db.execute("INSERT OR IGNORE INTO schedule (name, slot) VALUES (?, ?)", (name, slot))
+                return str(db.execute("SELECT slot FROM schedule WHERE name = ?", (name,)).fetchone()[0])
 
-        await self._run(work)
+        return await self._run(work)
 
     async def claim_slot(self, name: str, slot: str, messages: Sequence[OutboxMessage] = ()) -> bool:
         """Mark job `name` done for `slot` and queue its messages, atomically; False if done for it already."""

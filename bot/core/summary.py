@@ -64,10 +64,11 @@ class DailySummary:
             return False
         if not self._started:
             # A new deployment starts counting now: its first summary comes at the next summary time, not at start.
-            await self._storage.start_slots(JOB, self.last_slot(now))
+            # Known done (here or by another process): not composed again only to be refused by `claim_slot`.
+            self._done = await self._storage.start_slots(JOB, self.last_slot(now))
             self._started = True
         slot = self.slot(now)
-        if slot is None or slot == self._done:
+        if slot is None or (self._done is not None and slot <= self._done):
             return False
         messages = await self.messages(now)
         sent = await self._storage.claim_slot(JOB, slot, messages)
