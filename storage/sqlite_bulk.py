@@ -11,6 +11,7 @@ import json
 import sqlite3
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from bot.core.facts import facts_of
@@ -50,6 +51,15 @@ def load(db: sqlite3.Connection, items: Iterable[tuple[Report, list[Event]]], ba
     """
     iterator = iter(items)
     return load_rows(db, (rows_of(chunk) for chunk in iter(lambda: list(itertools.islice(iterator, batch)), [])))
+
+
+def load_file(path: Path, batches: Iterable[Rows]) -> int:
+    """`load_rows` into the database file at `path` (which has its schema); how many reports."""
+    db = sqlite3.connect(path, isolation_level=None)
+    try:
+        return load_rows(db, batches)
+    finally:
+        db.close()
 
 
 def load_rows(db: sqlite3.Connection, batches: Iterable[Rows]) -> int:

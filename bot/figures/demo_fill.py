@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
-import sqlite3
 from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -15,7 +14,7 @@ from pathlib import Path
 from bot.core.models import Category
 from bot.figures.demo import blocks, generate_block
 from storage.sqlite import SqliteStorage
-from storage.sqlite_bulk import Rows, load_rows, rows_of
+from storage.sqlite_bulk import Rows, load_file, rows_of
 
 
 async def fill(path: Path, count: int, seed: int, start: datetime, days: int, tz: tzinfo) -> int:
@@ -48,11 +47,7 @@ def fill_sync(
     """
     now = start + timedelta(days=days)
     workers = workers or min(os.cpu_count() or 1, 4)
-    db = sqlite3.connect(path, isolation_level=None)
-    try:
-        return load_rows(db, _batches(count, seed, start, days, list(categories), now, workers))
-    finally:
-        db.close()
+    return load_file(path, _batches(count, seed, start, days, list(categories), now, workers))
 
 
 def _batches(
