@@ -1,8 +1,6 @@
 """The daily summary in each staff chat: open reports, overdue ones by term, and who has taken what.
 
-Sent once a day at DAILY_SUMMARY_AT (local time), or at the first look after it if the bot was down then (a new
-database starts with the next one); the day is claimed in storage with the messages, so several processes (or a
-restart) never send it twice.
+Sent once a day at DAILY_SUMMARY_AT (local time), as a `SlotJob` (bot/core/slots.py) whose slot is the local date.
 """
 
 from __future__ import annotations
@@ -15,6 +13,7 @@ from bot.core.models import TERMS, ChatRef
 from bot.core.outbox import OutboxMessage
 from bot.core.posting import Posting
 from bot.core.routing import StaffRouting
+from bot.core.slots import SlotJob
 from bot.text.cards import term_label
 from bot.text.rich import Rich, bold, fill, lines
 from storage.base import DeadlineStore, OpenSummary
@@ -22,8 +21,10 @@ from storage.base import DeadlineStore, OpenSummary
 JOB = "daily_summary"
 
 
-class DailySummary:
+class DailySummary(SlotJob):
     """Posts the day's summary of open reports in every staff chat that holds some (and the default one)."""
+
+    job = JOB
 
     def __init__(
         self,
@@ -34,15 +35,17 @@ class DailySummary:
         clock: Clock,
         on_enqueue: Callable[[], None],
     ) -> None:
+        super().__init__(storage, clock, on_enqueue)
         self._storage = storage
         self._posting = posting
         self._routing = routing
         self._config = config
-        self._clock = clock
-        self._on_enqueue = on_enqueue
         self._ = posting.staff_
-        self._done: str | None = None
-        self._started = False
+
+    @property
+    def enabled(self) -> bool:
+        """Whether DAILY_SUMMARY_AT is set."""
+        return self._config.terms.daily_summary_at is not None
 
     def slot(self, now: datetime) -> str | None:
         """Today's slot (the local date) once today's summary time has come; None before it, or when switched off."""
@@ -56,26 +59,6 @@ class DailySummary:
         """The latest slot whose time has come: today's after the summary time, yesterday's before it."""
         local = now.astimezone(self._config.tz)
         return self.slot(now) or (local.date() - timedelta(days=1)).isoformat()
-
-    async def maybe_send(self) -> bool:
-        """Send today's summaries if their time has come and no process has sent them yet."""
-        now = self._clock()
-        if self._config.terms.daily_summary_at is None:
-            return False
-        if not self._started:
-            # A new deployment starts counting now: its first summary comes at the next summary time, not at start.
-            # Known done (here or by another process): not composed again only to be refused by `claim_slot`.
-            self._done = await self._storage.start_slots(JOB, self.last_slot(now))
-            self._started = True
-        slot = self.slot(now)
-        if slot is None or (self._done is not None and slot <= self._done):
-            return False
-        messages = await self.messages(now)
-        sent = await self._storage.claim_slot(JOB, slot, messages)
-        self._done = slot  # sent here or by another process: either way, not again today
-        if sent:
-            self._on_enqueue()
-        return sent
 
     async def messages(self, now: datetime) -> list[OutboxMessage]:
         """The summary of each staff chat, as it stands at `now`."""

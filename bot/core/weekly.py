@@ -1,8 +1,7 @@
 """The weekly summary in each staff chat: the past week's figures, their chart and the week's key problems.
 
-Sent once a week at WEEKLY_SUMMARY_AT (a weekday and a local time), or at the first look after it if the bot was
-down then (a new database starts with the next one); the week is claimed in storage with the messages, so several
-processes (or a restart) never send it twice. The chart goes into the photo archive, so the delivery worker sends
+Sent once a week at WEEKLY_SUMMARY_AT (a weekday and a local time), as a `SlotJob` (bot/core/slots.py) whose slot
+is the week's Monday. The chart goes into the photo archive, so the delivery worker sends
 it from there like any photo.
 """
 
@@ -18,6 +17,7 @@ from bot.core.outbox import OutboxMessage
 from bot.core.periods import Period, last_week
 from bot.core.posting import Posting
 from bot.core.routing import StaffRouting
+from bot.core.slots import SlotJob
 from bot.core.stats import Statistics
 from storage.base import DeadlineStore
 
@@ -32,8 +32,10 @@ class Pictures(Protocol):
     async def put(self, data: bytes) -> str: ...
 
 
-class WeeklySummary:
+class WeeklySummary(SlotJob):
     """Posts the past week's figures in every staff chat: the default one sees all, a department its categories."""
+
+    job = JOB
 
     def __init__(
         self,
@@ -46,16 +48,17 @@ class WeeklySummary:
         statistics: Statistics,
         pictures: Pictures | None,
     ) -> None:
-        self._storage = storage
+        super().__init__(storage, clock, on_enqueue)
         self._posting = posting
         self._routing = routing
         self._config = config
-        self._clock = clock
-        self._on_enqueue = on_enqueue
         self._statistics = statistics
         self._pictures = pictures
-        self._done: str | None = None
-        self._started = False
+
+    @property
+    def enabled(self) -> bool:
+        """Whether WEEKLY_SUMMARY_AT is set."""
+        return self._config.terms.weekly_summary_at is not None
 
     def slot(self, now: datetime) -> str | None:
         """This week's slot (its Monday's date) once this week's summary time has come; None before it or when off."""
@@ -73,26 +76,6 @@ class WeeklySummary:
         local = now.astimezone(self._config.tz)
         monday = local.date() - timedelta(days=local.weekday())
         return self.slot(now) or (monday - timedelta(days=7)).isoformat()
-
-    async def maybe_send(self) -> bool:
-        """Send this week's summaries if their time has come and no process has sent them yet."""
-        now = self._clock()
-        if self._config.terms.weekly_summary_at is None:
-            return False
-        if not self._started:
-            # A new deployment starts counting now: its first summary comes at the next summary time, not at start.
-            # Known done (here or by another process): not composed again only to be refused by `claim_slot`.
-            self._done = await self._storage.start_slots(JOB, self.last_slot(now))
-            self._started = True
-        slot = self.slot(now)
-        if slot is None or (self._done is not None and slot <= self._done):
-            return False
-        messages = await self.messages(now)
-        sent = await self._storage.claim_slot(JOB, slot, messages)
-        self._done = slot
-        if sent:
-            self._on_enqueue()
-        return sent
 
     async def messages(self, now: datetime) -> list[OutboxMessage]:
         """Each staff chat's summary of the week before `now`'s week."""
