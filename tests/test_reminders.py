@@ -89,11 +89,13 @@ async def say(desk: Desk, user_id: int, step: dialog.ResidentInput) -> list[Repl
     return await desk.reception.dialog.handle(profile(user_id), step, show)
 
 
-async def file(desk: Desk, user_id: int, description: str = "The bus stop shelter is broken") -> int:
-    """A resident files a Transport report through the dialog (consenting on the way); its number."""
+async def file(
+    desk: Desk, user_id: int, description: str = "The bus stop shelter is broken", category: int = TRANSPORT
+) -> int:
+    """A resident files a report (Transport unless told) through the dialog (consenting on the way); its number."""
     steps: list[dialog.ResidentInput] = [
         dialog.NewReport(),
-        dialog.Press(f"r.cat.{TRANSPORT}"),
+        dialog.Press(f"r.cat.{category}"),
         dialog.Text(description),
         dialog.Place(55.75, 37.61, "Tverskaya 1"),
         dialog.Press("r.nophoto"),
