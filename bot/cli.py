@@ -7,6 +7,7 @@ Each opens the database under DATA_DIR (no messenger is contacted) and answers a
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -29,6 +30,13 @@ def terminal(text: Rich) -> str:
     return "".join(f"{s.text} {s.url}" if s.url else s.text for s in text.spans)
 
 
+def positive(text: str) -> int:
+    """A whole number of at least 1 (argparse's type)."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return int(text)
+
+
 def parser() -> argparse.ArgumentParser:
     """The figures subcommands and their arguments."""
     main = argparse.ArgumentParser(prog="python -m bot", description="Priemnaya: figures from the command line.")
@@ -43,8 +51,8 @@ def parser() -> argparse.ArgumentParser:
     export.add_argument("names", nargs="?", choices=["names"], help="include residents' names and messenger ids")
     export.add_argument("--out", type=Path, default=Path("."), help="the folder to write to (default: here)")
     demo = sub.add_parser("demo-data", help="fill an empty database with realistic reports and their history")
-    demo.add_argument("--reports", type=int, default=5000, help="how many reports (default 5000)")
-    demo.add_argument("--days", type=int, default=90, help="over how many days up to now (default 90)")
+    demo.add_argument("--reports", type=positive, default=5000, help="how many reports (default 5000)")
+    demo.add_argument("--days", type=positive, default=90, help="over how many days up to now (default 90)")
     demo.add_argument("--seed", type=int, default=1, help="the random seed (the same seed, the same data)")
     return main
 
@@ -60,6 +68,9 @@ async def run(settings: Settings, argv: list[str]) -> int:
         count = await fill(settings.database_path, args.reports, args.seed, start, args.days, config.tz)
         print(f"{count} reports with their history written to {settings.database_path}")
         return 0
+    if not await asyncio.to_thread(settings.database_path.exists):
+        print(f"No database at {settings.database_path}: check DATA_DIR", file=sys.stderr)
+        return 2
     storage = await SqliteStorage.open(
         settings.database_path,
         settings.default_answer_hours,
@@ -77,7 +88,11 @@ async def run(settings: Settings, argv: list[str]) -> int:
             return 2
         routing = StaffRouting(storage, ChatRef(Messenger.TELEGRAM, settings.staff_chat_id or 0))
         stats = Statistics(storage, config, routing, locales, lambda: now)
-        scope = await stats.scope_of(period, [args.category] if getattr(args, "category", None) else None, _)
+        category = getattr(args, "category", None)
+        scope = await stats.scope_of(period, [category] if category is not None else None, _)
+        if category is not None and category not in scope.names:
+            print(f"There is no category {category}: see /categories", file=sys.stderr)
+            return 2
         if args.command == "stats":
             figures = await storage.figures(period.start, period.end, scope.categories, now)
             print(stats.text(figures, scope, _).plain)
