@@ -293,3 +293,11 @@ def test_a_crowded_spot_stays_one_problem() -> None:
 
     assert [(p.count, p.report_ids[0]) for p in problems] == [(150, 0), (120, 1_000), (90, 2_000)]
     assert "яма" in problems[0].label and "мусор" in problems[1].label and "качели" in problems[2].label
+
+
+def test_an_address_links_to_a_map_search() -> None:
+    from bot.figures.problems import address_url
+
+    assert address_url("ул. Ленина, 5") == (
+        "https://www.openstreetmap.org/search?query=%D1%83%D0%BB.%20%D0%9B%D0%B5%D0%BD%D0%B8%D0%BD%D0%B0%2C%205"
+    )

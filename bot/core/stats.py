@@ -180,7 +180,7 @@ class Statistics:
 
     async def problems_text(self, scope: Scope, _: Gettext, limit: int = PROBLEMS_SHOWN) -> Rich:
         """The key problems of a scope: where and about what reports cluster, the largest first."""
-        from bot.figures.problems import key_problems, map_url
+        from bot.figures.problems import address_url, key_problems, map_url
 
         samples = await self._storage.problem_samples(scope.period.start, scope.period.end, scope.categories)
         found = await key_problems(samples, radius_m=self._config.problem_radius_m, limit=limit)
@@ -203,6 +203,8 @@ class Statistics:
                 row = row + f", {where}"
             if problem.latitude is not None and problem.longitude is not None:
                 row = row + " · " + link(_("map"), map_url(problem.latitude, problem.longitude))
+            elif where:
+                row = row + " · " + link(_("map"), address_url(where))
             rows.append(row)
         return lines(*rows)
 

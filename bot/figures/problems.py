@@ -20,6 +20,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
+from urllib.parse import quote
 
 import numpy as np
 import pymorphy3
@@ -430,3 +431,8 @@ def map_url(latitude: float, longitude: float) -> str:
     """An OpenStreetMap link with a marker at the point."""
     lat, lon = f"{latitude:.6f}", f"{longitude:.6f}"
     return f"https://www.openstreetmap.org/?mlat={lat}&mlon={lon}#map=17/{lat}/{lon}"
+
+
+def address_url(address: str) -> str:
+    """An OpenStreetMap search for an address (a problem found by address text, without a point)."""
+    return "https://www.openstreetmap.org/search?query=" + quote(address, safe="")
