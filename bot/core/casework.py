@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from bot.core import actions
@@ -90,6 +90,7 @@ class Casework:
         clock: Clock,
         locks: Locks,
         on_enqueue: Callable[[], None],
+        deadlines: Deadlines,
     ) -> None:
         self._storage = storage
         self._posting = posting
@@ -99,9 +100,14 @@ class Casework:
         self._locks = locks
         self._on_enqueue = on_enqueue
         self._ = posting.staff_
-        self._deadlines = Deadlines(config)
+        self._deadlines = deadlines
 
     # Shared steps
+
+    async def _restart(self, report: Report, now: datetime) -> dict[str, Any]:
+        """The fields that start a reopened report's terms again from `now`, by its category's terms."""
+        category = await self._storage.get_category(report.category_id)
+        return self._deadlines.restart(category, now) if category is not None else {}
 
     @contextlib.asynccontextmanager
     async def _holding(self, *report_ids: int) -> AsyncIterator[None]:
@@ -407,8 +413,7 @@ class Casework:
                 raise Refused(fill(_("Report #{number} is open; there is nothing to reopen."), number=report.id))
             original = report.duplicate_of
             now = self._clock()
-            category = await self._storage.get_category(report.category_id)
-            restart = self._deadlines.restart(category, now) if category is not None else {}
+            restart = await self._restart(report, now)
             step = change(
                 report, EventKind.REOPENED, actor, now, text=text.strip() or None, duplicate_of=None, **restart
             )
@@ -600,8 +605,7 @@ class Casework:
             resolved_at = max(e.at for e in await self._storage.history(report.id) if e.kind is EventKind.RESOLVED)
             if now - resolved_at > window:
                 raise _TooLate(report.id)
-            category = await self._storage.get_category(report.category_id)
-            restart = self._deadlines.restart(category, now) if category is not None else {}
+            restart = await self._restart(report, now)
             step = change(
                 report,
                 EventKind.REOPENED,

@@ -194,6 +194,8 @@ class ResidentDialog:
         gate: Gatekeeper,
         drafts: DraftStore | None = None,
         locks: Locks | None = None,
+        *,
+        deadlines: Deadlines,
     ) -> None:
         self._routing = routing
         self._privacy = privacy
@@ -209,7 +211,7 @@ class ResidentDialog:
         self._conversation = conversation
         self._locks: Locks = locks or KeyedLocks()
         self._turns = ChatTurns()
-        self._deadlines = Deadlines(config)
+        self._deadlines = deadlines
 
     async def handle(
         self,

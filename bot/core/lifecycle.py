@@ -131,11 +131,3 @@ def created(report: Report, actor: Actor) -> Event:
     """The first event of a report just sent by its resident."""
     status = next_status(Status.DRAFT, EventKind.CREATED)
     return Event(report.id, EventKind.CREATED, report.created_at, actor.author, status, dues=report.dues)
-
-
-def first_answer_at(history: list[Event]) -> datetime | None:
-    """When the report was first taken into work or answered (from its history)."""
-    for event in history:
-        if event.kind in (EventKind.TAKEN, EventKind.ANSWERED, EventKind.RESOLVED, EventKind.REJECTED):
-            return event.at
-    return None

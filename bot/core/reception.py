@@ -9,6 +9,7 @@ from bot.core.admin import CategoryAdmin, ChatProbe
 from bot.core.casework import Casework
 from bot.core.config import Clock, CoreConfig, utc_now
 from bot.core.conversation import Conversation
+from bot.core.deadlines import Deadlines
 from bot.core.desk import Desk
 from bot.core.dialog import ResidentDialog
 from bot.core.guard import Bans, Gatekeeper
@@ -77,7 +78,9 @@ class Reception:
         posting = Posting(storage, composers, locales, config, routing)
         staff_ = locales.get(config.staff_language)
         report_locks = report_locks or KeyedLocks()
-        casework = Casework(storage, posting, routing, config, clock, report_locks, notify)
+        # One calendar of working days (and its cache) for filing, moving and reopening alike.
+        deadlines = Deadlines(config)
+        casework = Casework(storage, posting, routing, config, clock, report_locks, notify, deadlines)
         conversation = Conversation(storage, casework, clock)
         privacy = Privacy(storage, drafts or storage, posting, routing, config, clock, report_locks, notify, photos)
         gate = Gatekeeper(storage, config.limits, clock)
@@ -88,7 +91,19 @@ class Reception:
             locales=locales,
             config=config,
             dialog=ResidentDialog(
-                storage, locales, config, clock, notify, routing, posting, conversation, privacy, gate, drafts, locks
+                storage,
+                locales,
+                config,
+                clock,
+                notify,
+                routing,
+                posting,
+                conversation,
+                privacy,
+                gate,
+                drafts,
+                locks,
+                deadlines=deadlines,
             ),
             desk=Desk(storage, casework, bans, routing, clock, staff_),
             admin=CategoryAdmin(storage, config, routing, probe, staff_),
